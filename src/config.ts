@@ -1,0 +1,76 @@
+// Daemon settings: every flag has an OCN_* environment twin (what a managed plugin's
+// `docker plugin set` can change) and a line in --help.
+import { InputError } from './util/errors';
+import { LOG_LEVELS, LogLevel } from './util/log';
+
+export interface DaemonConfig {
+  name: string;
+  pluginDir: string;
+  ovsdb: string;
+  logLevel: LogLevel;
+  scope: 'local' | 'global';
+  defaultPools: string;
+  defaultPools6: string;
+  stateTimeoutMs: number;
+}
+
+interface FlagSpec {
+  flag: keyof DaemonConfig;
+  cli: string;
+  env: string;
+  def: string;
+  help: string;
+  parse?: (v: string) => unknown;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+export const DAEMON_FLAGS: FlagSpec[] = [
+  { flag: 'name', cli: '--name', env: 'OCN_NAME', def: 'ovs-container-network',
+    help: 'driver name used with `docker network create -d`; the socket is <plugin-dir>/<name>.sock',
+    parse: (v) => { if (!NAME_RE.test(v)) throw new InputError(`--name: "${v}" is not valid: use letters, digits, "_", "." or "-" (max 63)`); return v; } },
+  { flag: 'pluginDir', cli: '--plugin-dir', env: 'OCN_PLUGIN_DIR', def: '/run/docker/plugins',
+    help: 'directory of the plugin socket (dockerd discovers legacy plugins in /run/docker/plugins)' },
+  { flag: 'ovsdb', cli: '--ovsdb', env: 'OCN_OVSDB', def: 'unix:/var/run/openvswitch/db.sock',
+    help: 'Open_vSwitch database remote: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT' },
+  { flag: 'logLevel', cli: '--log-level', env: 'OCN_LOG_LEVEL', def: 'info',
+    help: `log level: ${LOG_LEVELS.join('|')}`,
+    parse: (v) => { if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new InputError(`--log-level: "${v}" is not one of ${LOG_LEVELS.join(', ')}`); return v; } },
+  { flag: 'scope', cli: '--scope', env: 'OCN_SCOPE', def: 'local',
+    help: 'data scope reported to Docker: local, or global for swarm-managed networks',
+    parse: (v) => { if (v !== 'local' && v !== 'global') throw new InputError(`--scope: "${v}" is not one of local, global`); return v; } },
+  { flag: 'defaultPools', cli: '--default-pools', env: 'OCN_DEFAULT_POOLS', def: '10.128.0.0/11:24',
+    help: 'IPv4 range and prefix length of automatic pools (own IPAM, no --subnet): RANGE:LEN' },
+  { flag: 'defaultPools6', cli: '--default-pools6', env: 'OCN_DEFAULT_POOLS6', def: 'fd6f:636e::/32:64',
+    help: 'IPv6 range and prefix length of automatic pools: RANGE:LEN' },
+  { flag: 'stateTimeoutMs', cli: '--state-timeout-ms', env: 'OCN_STATE_TIMEOUT_MS', def: '20000',
+    help: 'how long a request waits for OVSDB at start before failing with a clear error',
+    parse: (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 100) throw new InputError(`--state-timeout-ms: "${v}" must be an integer >= 100`); return n; } },
+];
+
+export function daemonHelp(): string {
+  const lines = ['Usage: ovs-container-network daemon [flags]', '', 'Flags (each also read from its environment variable):'];
+  for (const f of DAEMON_FLAGS) lines.push(`  ${(f.cli + ' VALUE').padEnd(26)} ${f.help}\n  ${''.padEnd(26)} env ${f.env}, default ${f.def}`);
+  lines.push('  --help                     show this help');
+  return lines.join('\n');
+}
+
+export function parseDaemonConfig(argv: string[], env: NodeJS.ProcessEnv): DaemonConfig {
+  const given = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const eq = a.indexOf('=');
+    const key = eq > 0 ? a.slice(0, eq) : a;
+    const spec = DAEMON_FLAGS.find((f) => f.cli === key);
+    if (!spec) throw new InputError(`unknown flag ${key}; known flags: ${DAEMON_FLAGS.map((f) => f.cli).join(', ')}, --help`);
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new InputError(`${key} needs a value`);
+    given.set(spec.cli, value);
+  }
+  const out: Record<string, unknown> = {};
+  for (const f of DAEMON_FLAGS) {
+    const raw = given.get(f.cli) ?? env[f.env] ?? f.def;
+    out[f.flag] = f.parse ? f.parse(raw) : raw;
+  }
+  return out as unknown as DaemonConfig;
+}

@@ -1,0 +1,132 @@
+// The daemon: listen on the plugin socket first (dockerd may be restarting containers right now
+// and a managed plugin is killed if it does not answer within ~9 s), then connect to OVSDB,
+// rebuild state, reconcile, and let the waiting requests through.
+import * as path from 'node:path';
+import type { Server } from 'node:http';
+import type { DaemonConfig } from './config';
+import { createLogger, Logger } from './util/log';
+import { OvsdbClient } from './ovsdb/client';
+import type { Row } from './ovsdb/types';
+import type { Db } from './ovs/db';
+import { OvsKvStore } from './ovs/kv-store';
+import { LinkManager } from './netlink/links';
+import { EthtoolClient } from './netlink/ethtool';
+import type { LinkOps } from './driver/links';
+import { Ipam, parseAutoPoolRange } from './ipam/ipam';
+import { Firewall } from './net/firewall';
+import { OvsNetworkDriver } from './driver/network-driver';
+import { NetworkInfra } from './driver/infra';
+import { reconcile } from './driver/reconcile';
+import { listenPluginSocket } from './server/plugin-server';
+
+/** Tables and columns the daemon replicates from the Open_vSwitch database. */
+export const VSWITCH_MONITOR = {
+  Open_vSwitch: { columns: ['bridges', 'external_ids', 'cur_cfg', 'next_cfg', 'datapath_types'] },
+  Bridge: { columns: ['name', 'ports', 'datapath_type', 'external_ids'] },
+  Port: { columns: ['name', 'interfaces', 'tag', 'external_ids'] },
+  Interface: { columns: ['name', 'type', 'ofport', 'error', 'external_ids'] },
+};
+
+export function dbFromClient(client: OvsdbClient): Db {
+  return {
+    transact: (ops) => client.transact(ops),
+    rows: (table) => client.cache.table(table).values(),
+    waitFor: <T>(table: string, pred: (row: Row) => T | undefined, ms: number) => client.waitFor(table, pred, ms),
+  };
+}
+
+export function linkOpsFrom(links: LinkManager, ethtool: EthtoolClient): LinkOps {
+  return {
+    createVethPair: (o) => links.createVethPair(o),
+    deleteLink: (n) => links.deleteLink(n),
+    getLink: (n) => links.getLink(n),
+    listLinks: () => links.listLinks(),
+    setUp: (n) => links.setUp(n),
+    setMtu: (n, m) => links.setMtu(n, m),
+    addAddress: (n, c) => links.addAddress(n, c, { noDad: true }),
+    waitForLink: (n, ms) => links.waitForLink(n, ms),
+    disableTxChecksum: (n) => ethtool.disableTxChecksum(n),
+  };
+}
+
+export interface Daemon {
+  server: Server;
+  driver: OvsNetworkDriver;
+  ipam: Ipam;
+  client: OvsdbClient;
+  log: Logger;
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
+  const started = Date.now();
+  const log = createLogger(config.logLevel, config.name);
+  const client = new OvsdbClient({ remote: config.ovsdb, database: 'Open_vSwitch', monitor: VSWITCH_MONITOR, logger: log.child({ component: 'ovsdb' }) });
+  const db = dbFromClient(client);
+  const kv = new OvsKvStore(db);
+  const linkManager = new LinkManager();
+  const ethtool = new EthtoolClient();
+  const links = linkOpsFrom(linkManager, ethtool);
+  const ipam = new Ipam(kv, config.name, {
+    v4: parseAutoPoolRange(config.defaultPools, '--default-pools'),
+    v6: parseAutoPoolRange(config.defaultPools6, '--default-pools6'),
+  });
+  let driver!: OvsNetworkDriver;
+  const firewall = new Firewall(config.name, () => driver.firewallState(), log.child({ component: 'firewall' }));
+  driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log });
+  const infra = new NetworkInfra(db, links, config.name);
+
+  const ready = (async () => {
+    await client.connect();
+    ipam.load();
+    driver.load();
+    const report = await reconcile(driver, infra, db, links, log);
+    await firewall.apply();
+    log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ms: Date.now() - started }, 'state loaded and reconciled');
+  })();
+  ready.catch((err) => log.error({ err: String(err) }, 'start-up failed'));
+
+  const readyWithin = async (): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the plugin has no connection to OVSDB at ${config.ovsdb} yet (is Open vSwitch running?)`)), config.stateTimeoutMs);
+    });
+    try {
+      await Promise.race([ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const socketPath = path.join(config.pluginDir, `${config.name}.sock`);
+  const server = await listenPluginSocket({ socketPath, drivers: { network: driver, ipam }, logger: log, ready: readyWithin });
+  log.info({ socket: socketPath, ovsdb: config.ovsdb, ms: Date.now() - started }, 'listening');
+
+  const stop = async (): Promise<void> => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await driver.drain();
+    client.close();
+    linkManager.close();
+    ethtool.close();
+  };
+  return { server, driver, ipam, client, log, ready, stop };
+}
+
+export async function runDaemon(config: DaemonConfig): Promise<void> {
+  const d = await startDaemon(config);
+  let stopping = false;
+  const shutdown = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    d.log.info({ signal: sig }, 'shutting down: finishing requests in flight');
+    const force = setTimeout(() => process.exit(0), 10_000);
+    force.unref();
+    void d.stop().finally(() => {
+      d.log.flush();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,133 @@
+// Per-network infrastructure on OVS: the bridge (created if missing), the uplink trunk port and
+// the gateway internal port with its addresses. Built as one transaction, undone as one.
+import * as fs from 'node:fs';
+import type { Operation } from '../ovsdb/types';
+import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
+import { createBridgeOps, findBridge, deleteBridgeOps } from '../ovs/bridge';
+import { addPortOps, deletePortOps, findPort } from '../ovs/port';
+import { ConflictError, InputError } from '../util/errors';
+import type { LinkOps } from './links';
+import type { NetworkRecord } from './model';
+import type { Datapath } from './options';
+import { named } from '../ovs/wire';
+
+export function kernelHasOvsModule(): boolean {
+  return fs.existsSync('/sys/module/openvswitch');
+}
+
+export function gatewayPortName(networkId: string): string {
+  return `ocng${networkId.slice(0, 11)}`;
+}
+
+/** Gateway CIDRs of the network (from Docker's IPAM data), IPv4 first. */
+export function gatewayCidrs(net: Pick<NetworkRecord, 'ipv4' | 'ipv6'>): string[] {
+  return [...net.ipv4, ...net.ipv6].map((d) => d.Gateway).filter((g): g is string => !!g);
+}
+
+export function needsGatewayPort(net: Pick<NetworkRecord, 'options' | 'internal' | 'ipv4' | 'ipv6'>): boolean {
+  return net.options.gateway === 'local' && !net.internal && gatewayCidrs(net).length > 0;
+}
+
+/** Decides the datapath: an existing bridge's wins; a conflicting -o datapath is an error. */
+export function resolveDatapath(db: Db, bridge: string, wanted: Datapath | undefined): Datapath {
+  const row = findBridge(db, bridge);
+  if (row) {
+    const have = (row.datapath_type as string) || 'system';
+    if (wanted && wanted !== have) {
+      throw new InputError(`option datapath=${wanted} conflicts with bridge ${bridge}, which exists with datapath ${have}`);
+    }
+    return have as Datapath;
+  }
+  return wanted ?? (kernelHasOvsModule() ? 'system' : 'netdev');
+}
+
+export class NetworkInfra {
+  constructor(private readonly db: Db, private readonly links: LinkOps, private readonly driver: string) {}
+
+  /** Ops that create what the network needs; fills createdBridge/createdUplink/gatewayPort. */
+  async planCreate(net: NetworkRecord): Promise<Operation[]> {
+    const o = net.options;
+    const ops: Operation[] = [];
+    const existing = findBridge(this.db, o.bridge);
+    let bridgeRef: string | ['named-uuid', string];
+    if (existing) {
+      bridgeRef = existing._uuid;
+    } else {
+      if (findPort(this.db, o.bridge)) throw new InputError(`option bridge: "${o.bridge}" is already a port of another bridge`);
+      ops.push(...createBridgeOps(o.bridge, net.datapath, this.driver, 'netbr'));
+      bridgeRef = named('netbr');
+      net.createdBridge = true;
+    }
+    if (o.uplink) {
+      const port = findPort(this.db, o.uplink);
+      if (port) {
+        const onThis = existing && Array.isArray(existing.ports) && (existing.ports as string[]).includes(port._uuid);
+        if (!onThis) throw new ConflictError(`option uplink: ${o.uplink} is already a port of another bridge`);
+      } else {
+        if (!(await this.links.getLink(o.uplink))) throw new InputError(`option uplink: interface ${o.uplink} does not exist on this host`);
+        ops.push(...addPortOps(bridgeRef, { name: o.uplink, type: '', externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink' } }, 'uplink'));
+        net.createdUplink = true;
+      }
+    }
+    if (needsGatewayPort(net)) {
+      const name = gatewayPortName(net.id);
+      net.gatewayPort = name;
+      if (!findPort(this.db, name)) {
+        ops.push(...addPortOps(bridgeRef, {
+          name, type: 'internal', tag: o.vlan, mtuRequest: net.mtu,
+          externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'gateway', 'ocn-network': net.id },
+        }, 'gwport'));
+      }
+    }
+    return ops;
+  }
+
+  /** Addresses, MTU and offloads of the gateway port, once ovs-vswitchd has created its device. */
+  async configureGateway(net: NetworkRecord): Promise<void> {
+    if (!net.gatewayPort) return;
+    const name = net.gatewayPort;
+    await this.links.waitForLink(name, 10_000);
+    // A userspace-datapath internal port is a tap: the kernel must not leave checksums to it.
+    if (net.datapath === 'netdev') await this.links.disableTxChecksum(name);
+    await this.links.setMtu(name, net.mtu);
+    for (const cidr of gatewayCidrs(net)) await this.links.addAddress(name, cidr);
+    await this.links.setUp(name);
+    enableForwarding(net.ipv6.length > 0);
+  }
+
+  /** Ops that remove what the network created, keeping what other networks still use. */
+  planDelete(net: NetworkRecord, others: NetworkRecord[]): Operation[] {
+    const ops: Operation[] = [];
+    if (net.gatewayPort) ops.push(...deletePortOps(this.db, net.gatewayPort));
+    const sameBridge = others.filter((n) => n.options.bridge === net.options.bridge);
+    if (net.options.uplink && net.createdUplink && !sameBridge.some((n) => n.options.uplink === net.options.uplink)) {
+      const port = findPort(this.db, net.options.uplink);
+      if (port && ownedBy(port, this.driver, 'uplink')) ops.push(...deletePortOps(this.db, net.options.uplink));
+    }
+    if (!sameBridge.length) {
+      const br = findBridge(this.db, net.options.bridge);
+      if (br && ownedBy(br, this.driver, 'bridge') && this.onlyOwnedPorts(br.ports, net)) ops.push(...deleteBridgeOps(br._uuid));
+    }
+    return ops;
+  }
+
+  /** A bridge the plugin created is kept if a user added ports of their own to it. */
+  private onlyOwnedPorts(ports: unknown, net: NetworkRecord): boolean {
+    const uuids = Array.isArray(ports) ? (ports as string[]) : typeof ports === 'string' ? [ports] : [];
+    for (const r of this.db.rows('Port')) {
+      if (!uuids.includes(r._uuid)) continue;
+      if (r.name === net.options.bridge) continue;
+      if (externalIds(r)[OWNER] !== this.driver) return false;
+    }
+    return true;
+  }
+}
+
+function enableForwarding(v6: boolean): void {
+  try {
+    fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+    if (v6) fs.writeFileSync('/proc/sys/net/ipv6/conf/all/forwarding', '1');
+  } catch {
+    // Read-only /proc (some plugin sandboxes): forwarding must then be enabled by the host.
+  }
+}

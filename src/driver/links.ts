@@ -1,0 +1,25 @@
+// The link operations the driver needs (implemented over rtnetlink in src/netlink), kept as an
+// interface so pure driver logic can be unit-tested with a fake.
+export interface LinkInfo {
+  index: number;
+  name: string;
+  mtu: number;
+  mac?: string;
+  up: boolean;
+  kind?: string;
+  /** Set when the veth's peer lives in another network namespace (moved into a container). */
+  linkNetnsId?: number;
+  peerIndex?: number;
+}
+
+export interface LinkOps {
+  createVethPair(o: { name: string; peerName: string; mtu: number; peerMac?: string }): Promise<void>;
+  deleteLink(name: string): Promise<boolean>;
+  getLink(name: string): Promise<LinkInfo | undefined>;
+  listLinks(): Promise<LinkInfo[]>;
+  setUp(name: string): Promise<void>;
+  setMtu(name: string, mtu: number): Promise<void>;
+  addAddress(name: string, cidr: string): Promise<void>;
+  waitForLink(name: string, timeoutMs: number): Promise<LinkInfo>;
+  disableTxChecksum(name: string): Promise<void>;
+}

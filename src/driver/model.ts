@@ -1,0 +1,92 @@
+// What the driver knows about networks and endpoints, and how each is written to OVSDB.
+import type { IPAMData } from '../protocol/network';
+import type { Datapath, NetworkOptions } from './options';
+import type { PublishedPort } from '../net/firewall';
+
+export interface NetworkRecord {
+  id: string;
+  options: NetworkOptions;
+  /** Resolved at create: the bridge's datapath. */
+  datapath: Datapath;
+  mtu: number;
+  internal: boolean;
+  ipv4: IPAMData[];
+  ipv6: IPAMData[];
+  /** Name of the OVS internal port holding the gateway addresses (gateway=local). */
+  gatewayPort?: string;
+  /** The plugin created the bridge, so it may delete it with its last network. */
+  createdBridge: boolean;
+  createdUplink: boolean;
+}
+
+export interface Endpoint {
+  id: string;
+  networkId: string;
+  /** Host side of the veth: the OVS port. */
+  hostIf: string;
+  /** Container side: handed to Docker as SrcName. */
+  peerIf: string;
+  mac: string;
+  ipv4?: string;
+  ipv6?: string;
+  sandbox?: string;
+  /** Whether the MAC came from the plugin (then CreateEndpoint must return it). */
+  macGenerated: boolean;
+  ports: PublishedPort[];
+}
+
+export const DEFAULT_MTU = 1500;
+
+/** external_ids keys on an endpoint's Port and Interface. */
+export const EP = {
+  network: 'ocn-network',
+  endpoint: 'ocn-endpoint',
+  sandbox: 'ocn-sandbox',
+  ipv4: 'ocn-ip',
+  ipv6: 'ocn-ip6',
+  mac: 'ocn-mac',
+  peer: 'ocn-peer',
+  tenant: 'ocn-tenant',
+  ports: 'ocn-ports',
+  macGenerated: 'ocn-mac-generated',
+} as const;
+
+export function endpointToIds(ep: Endpoint, net: NetworkRecord): Record<string, string> {
+  const ids: Record<string, string> = {
+    ...net.options.externalIds,
+    [EP.network]: ep.networkId,
+    [EP.endpoint]: ep.id,
+    [EP.mac]: ep.mac,
+    [EP.peer]: ep.peerIf,
+    'attached-mac': ep.mac,
+  };
+  if (ep.macGenerated) ids[EP.macGenerated] = 'true';
+  if (ep.ipv4) ids[EP.ipv4] = ep.ipv4;
+  if (ep.ipv6) ids[EP.ipv6] = ep.ipv6;
+  if (ep.sandbox) ids[EP.sandbox] = ep.sandbox;
+  if (net.options.tenantId) ids[EP.tenant] = net.options.tenantId;
+  if (ep.ports.length) ids[EP.ports] = JSON.stringify(ep.ports);
+  return ids;
+}
+
+export function endpointFromIds(hostIf: string, ids: Record<string, string>): Endpoint | undefined {
+  const id = ids[EP.endpoint];
+  const networkId = ids[EP.network];
+  if (!id || !networkId) return undefined;
+  let ports: PublishedPort[] = [];
+  try {
+    ports = ids[EP.ports] ? (JSON.parse(ids[EP.ports]) as PublishedPort[]) : [];
+  } catch {
+    ports = [];
+  }
+  return {
+    id, networkId, hostIf,
+    peerIf: ids[EP.peer] ?? '',
+    mac: ids[EP.mac] ?? '',
+    ipv4: ids[EP.ipv4] || undefined,
+    ipv6: ids[EP.ipv6] || undefined,
+    sandbox: ids[EP.sandbox] || undefined,
+    macGenerated: ids[EP.macGenerated] === 'true',
+    ports,
+  };
+}

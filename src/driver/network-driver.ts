@@ -1,0 +1,334 @@
+// The NetworkDriver: Docker's calls mapped onto OVS ports, veths and firewall state.
+// Every handler is idempotent (dockerd re-sends a request after a dropped connection) and
+// undoes what it did when it fails, so a failed request leaves nothing behind.
+import type * as P from '../protocol/network';
+import type { FirewallState, PublishedPort } from '../net/firewall';
+import type { Firewall } from '../net/firewall';
+import type { Ipam } from '../ipam/ipam';
+import type { KvStore } from '../state/kv';
+import type { Logger } from '../util/log';
+import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
+import { findBridge } from '../ovs/bridge';
+import { addPortOps, deletePortOps, findInterface, interfacesOwnedBy, setPortExternalIdsOps } from '../ovs/port';
+import { vethNames } from '../netlink/names';
+import { InputError } from '../util/errors';
+import { KeyedMutex } from '../util/keyed-mutex';
+import type { LinkOps } from './links';
+import { DEFAULT_MTU, EP, Endpoint, NetworkRecord, endpointFromIds, endpointToIds } from './model';
+import { macFor, normaliseMac } from './mac';
+import { parseNetworkOptions } from './options';
+import { NetworkInfra, resolveDatapath } from './infra';
+import { publishedPorts } from './ports';
+import { parseCidr } from '../ipam/cidr';
+
+export interface DriverDeps {
+  name: string;
+  scope: 'local' | 'global';
+  db: Db;
+  links: LinkOps;
+  kv: KvStore;
+  ipam: Ipam;
+  firewall: Firewall;
+  log: Logger;
+  /** How long Join waits for ovs-vswitchd to report the port working. */
+  portReadyTimeoutMs?: number;
+}
+
+const GENERIC = 'com.docker.network.generic';
+const ok = (): P.Empty => ({});
+const short = (id: string) => id.slice(0, 12);
+
+export class OvsNetworkDriver implements P.NetworkDriver {
+  readonly networks = new Map<string, NetworkRecord>();
+  readonly endpoints = new Map<string, Endpoint>();
+  private readonly lock = new KeyedMutex();
+  private readonly infra: NetworkInfra;
+  private readonly netPrefix: string;
+  /** Veth deletions run after the answer (the kernel takes ~20 ms per veth). */
+  private readonly pendingLinkDeletes = new Set<Promise<unknown>>();
+
+  constructor(private readonly d: DriverDeps) {
+    this.infra = new NetworkInfra(d.db, d.links, d.name);
+    this.netPrefix = `ocn.${d.name}.net.`;
+  }
+
+  /** Rebuilds networks (kv records) and endpoints (owned Interface rows) from OVSDB. */
+  load(): void {
+    this.networks.clear();
+    this.endpoints.clear();
+    for (const [, v] of this.d.kv.load(this.netPrefix)) {
+      const rec = JSON.parse(v) as NetworkRecord;
+      this.networks.set(rec.id, rec);
+    }
+    for (const row of interfacesOwnedBy(this.d.db, this.d.name)) {
+      if (!ownedBy(row, this.d.name, 'endpoint')) continue;
+      const ep = endpointFromIds(String(row.name), externalIds(row));
+      if (ep) this.endpoints.set(ep.id, ep);
+    }
+  }
+
+  firewallState(): FirewallState {
+    const s: FirewallState = { v4: { networks: [], ports: [] }, v6: { networks: [], ports: [] } };
+    for (const n of this.networks.values()) {
+      if (!n.gatewayPort) continue;
+      const v4 = n.ipv4.filter((d) => d.Gateway).map((d) => d.Pool);
+      const v6 = n.ipv6.filter((d) => d.Gateway).map((d) => d.Pool);
+      if (v4.length) s.v4.networks.push({ id: n.id, subnets: v4 });
+      if (v6.length) s.v6.networks.push({ id: n.id, subnets: v6 });
+    }
+    for (const ep of this.endpoints.values()) {
+      for (const p of ep.ports) (p.containerIp.includes(':') ? s.v6 : s.v4).ports.push(p);
+    }
+    return s;
+  }
+
+  async getCapabilities(): Promise<P.CapabilitiesResponse> {
+    return { Scope: this.d.scope, ConnectivityScope: this.d.scope };
+  }
+
+  async gwAllocCheck(): Promise<P.GwAllocCheckResponse> {
+    return {};
+  }
+
+  private network(id: string, method: string): NetworkRecord {
+    const n = this.networks.get(id);
+    if (!n) throw new InputError(`${method}: network ${short(id)} is not known to this plugin (was it created with another driver name?)`);
+    return n;
+  }
+
+  async createNetwork(req: P.CreateNetworkRequest): Promise<P.Empty> {
+    this.d.ipam.endReplay();
+    return this.lock.run(`net:${req.NetworkID}`, async () => {
+      if (this.networks.has(req.NetworkID)) return ok();
+      const options = req.Options ?? {};
+      const generic = options[GENERIC];
+      if (generic !== undefined && generic !== null && (typeof generic !== 'object' || Array.isArray(generic))) {
+        throw new InputError(`CreateNetwork: ${GENERIC} must be an object of string options`);
+      }
+      const ipv6 = options['com.docker.network.enable_ipv6'] === true;
+      const opts = parseNetworkOptions(generic as Record<string, unknown> | undefined, ipv6);
+      const ipv4 = req.IPv4Data ?? [];
+      const ipv6Data = req.IPv6Data ?? [];
+      for (const d of [...ipv4, ...ipv6Data]) {
+        parseCidr(d.Pool, 'subnet');
+        if (d.Gateway) parseCidr(d.Gateway, 'gateway');
+      }
+      const rec: NetworkRecord = {
+        id: req.NetworkID,
+        options: opts,
+        datapath: resolveDatapath(this.d.db, opts.bridge, opts.datapath),
+        mtu: opts.mtu ?? DEFAULT_MTU,
+        internal: options['com.docker.network.internal'] === true,
+        ipv4, ipv6: ipv6Data,
+        createdBridge: false,
+        createdUplink: false,
+      };
+      if (ipv6Data.length && rec.mtu < 1280) throw new InputError(`option mtu: ${rec.mtu} is below 1280, the IPv6 minimum`);
+      const ops = await this.infra.planCreate(rec);
+      await this.d.db.transact([...ops, ...this.d.kv.ops({ set: { [this.netPrefix + rec.id]: JSON.stringify(rec) } })]);
+      this.networks.set(rec.id, rec);
+      try {
+        await this.infra.configureGateway(rec);
+        if (rec.gatewayPort) await this.d.firewall.apply();
+        for (const d of [...ipv4, ...ipv6Data]) {
+          if (this.d.ipam.isOurSpace(d.AddressSpace)) await this.d.ipam.bindNetwork(d.AddressSpace, d.Pool, rec.id);
+        }
+      } catch (err) {
+        this.d.log.warn({ network: short(rec.id), err: String(err) }, 'network create failed, rolling back');
+        await this.removeNetwork(rec);
+        throw err;
+      }
+      this.d.log.info({ network: short(rec.id), bridge: opts.bridge, datapath: rec.datapath, vlan: opts.vlan, gateway: rec.gatewayPort ?? 'none' }, 'network created');
+      return ok();
+    });
+  }
+
+  private async removeNetwork(rec: NetworkRecord): Promise<void> {
+    const others = [...this.networks.values()].filter((n) => n.id !== rec.id);
+    const stale = [...this.endpoints.values()].filter((e) => e.networkId === rec.id);
+    const ops = [
+      ...stale.flatMap((e) => deletePortOps(this.d.db, e.hostIf)),
+      ...this.infra.planDelete(rec, others),
+      ...this.d.kv.ops({ del: [this.netPrefix + rec.id] }),
+    ];
+    await this.d.db.transact(ops);
+    this.networks.delete(rec.id);
+    for (const e of stale) {
+      this.endpoints.delete(e.id);
+      this.deleteLinkLater(e.hostIf);
+    }
+    if (rec.gatewayPort || stale.some((e) => e.ports.length)) await this.d.firewall.apply();
+  }
+
+  async deleteNetwork(req: P.NetworkIdRequest): Promise<P.Empty> {
+    return this.lock.run(`net:${req.NetworkID}`, async () => {
+      const rec = this.networks.get(req.NetworkID);
+      if (rec) {
+        await this.removeNetwork(rec);
+        this.d.log.info({ network: short(rec.id) }, 'network deleted');
+      }
+      return ok();
+    });
+  }
+
+  /** Swarm managers: what we return here is what every node gets as CreateNetwork options. */
+  async allocateNetwork(req: P.AllocateNetworkRequest): Promise<P.AllocateNetworkResponse> {
+    parseNetworkOptions(req.Options ?? {}, (req.IPv6Data ?? []).length > 0);
+    return { Options: req.Options ?? {} };
+  }
+
+  async freeNetwork(): Promise<P.Empty> {
+    return ok();
+  }
+
+  async createEndpoint(req: P.CreateEndpointRequest): Promise<P.CreateEndpointResponse> {
+    return this.lock.run(`ep:${req.EndpointID}`, async () => {
+      const net = this.network(req.NetworkID, 'CreateEndpoint');
+      const existing = this.endpoints.get(req.EndpointID);
+      if (existing) return this.createEndpointAnswer(existing);
+      const iface = req.Interface ?? { Address: '', AddressIPv6: '', MacAddress: '' };
+      const ipv4 = iface.Address || undefined;
+      const ipv6 = iface.AddressIPv6 || undefined;
+      if (ipv4) parseCidr(ipv4, 'address');
+      if (ipv6) parseCidr(ipv6, 'IPv6 address');
+      const macGenerated = !iface.MacAddress;
+      const mac = macGenerated ? macFor(ipv4, ipv6, req.EndpointID) : normaliseMac(iface.MacAddress);
+      const names = vethNames(req.EndpointID);
+      const ep: Endpoint = { id: req.EndpointID, networkId: net.id, hostIf: names.host, peerIf: names.container, mac, ipv4, ipv6, macGenerated, ports: [] };
+      const bridge = findBridge(this.d.db, net.options.bridge);
+      if (!bridge) throw new InputError(`CreateEndpoint: bridge ${net.options.bridge} of network ${short(net.id)} no longer exists; remove and recreate the network`);
+      // A link with this endpoint's name can only be a leftover of an earlier attempt: no live
+      // container can own it, since Docker has not got the endpoint yet.
+      if (await this.d.links.getLink(names.host)) await this.d.links.deleteLink(names.host);
+      await this.d.links.createVethPair({ name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac });
+      try {
+        // The userspace datapath does not complete checksums the kernel left to the NIC.
+        if (net.datapath === 'netdev') {
+          await Promise.all([this.d.links.disableTxChecksum(names.host), this.d.links.disableTxChecksum(names.container)]);
+        }
+        await this.d.db.transact(addPortOps(bridge._uuid, {
+          name: names.host, type: '', tag: net.options.vlan,
+          externalIds: { [OWNER]: this.d.name, [OWNER_TYPE]: 'endpoint', ...endpointToIds(ep, net) },
+        }));
+      } catch (err) {
+        await this.d.links.deleteLink(names.host);
+        throw err;
+      }
+      this.endpoints.set(ep.id, ep);
+      return this.createEndpointAnswer(ep);
+    });
+  }
+
+  /** Only values Docker did not set may be returned (it rejects even an identical echo). */
+  private createEndpointAnswer(ep: Endpoint): P.CreateEndpointResponse {
+    return ep.macGenerated ? { Interface: { MacAddress: ep.mac } } : {};
+  }
+
+  async endpointOperInfo(req: P.EndpointIdRequest): Promise<P.EndpointOperInfoResponse> {
+    const ep = this.endpoints.get(req.EndpointID);
+    if (!ep) return { Value: {} };
+    return { Value: { 'ocn.port': ep.hostIf, 'ocn.mac': ep.mac, 'ocn.published': ep.ports } };
+  }
+
+  async deleteEndpoint(req: P.EndpointIdRequest): Promise<P.Empty> {
+    return this.lock.run(`ep:${req.EndpointID}`, async () => {
+      const ep = this.endpoints.get(req.EndpointID);
+      if (!ep) return ok();
+      await this.d.db.transact(deletePortOps(this.d.db, ep.hostIf));
+      this.endpoints.delete(ep.id);
+      this.deleteLinkLater(ep.hostIf);
+      if (ep.ports.length) await this.d.firewall.apply();
+      return ok();
+    });
+  }
+
+  private deleteLinkLater(name: string): void {
+    const p = this.d.links.deleteLink(name).catch((err) => this.d.log.warn({ link: name, err: String(err) }, 'veth delete failed'));
+    this.pendingLinkDeletes.add(p);
+    void p.finally(() => this.pendingLinkDeletes.delete(p));
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all([...this.pendingLinkDeletes]);
+  }
+
+  async join(req: P.JoinRequest): Promise<P.JoinResponse> {
+    return this.lock.run(`ep:${req.EndpointID}`, async () => {
+      const net = this.network(req.NetworkID, 'Join');
+      const ep = this.endpoints.get(req.EndpointID);
+      if (!ep) throw new InputError(`Join: endpoint ${short(req.EndpointID)} does not exist`);
+      const pending: Promise<unknown>[] = [this.waitPortReady(ep)];
+      if (req.SandboxKey && ep.sandbox !== req.SandboxKey) {
+        ep.sandbox = req.SandboxKey;
+        pending.push(this.d.db.transact(setPortExternalIdsOps(this.d.db, ep.hostIf, { [EP.sandbox]: req.SandboxKey })));
+      }
+      await Promise.all(pending);
+      const res: P.JoinResponse = { InterfaceName: { SrcName: ep.peerIf, DstPrefix: 'eth' }, DisableGatewayService: true };
+      if (!net.internal) {
+        const gw4 = net.ipv4.find((d) => d.Gateway)?.Gateway;
+        const gw6 = net.ipv6.find((d) => d.Gateway)?.Gateway;
+        if (gw4 && ep.ipv4) res.Gateway = gw4.split('/')[0];
+        if (gw6 && ep.ipv6) res.GatewayIPv6 = gw6.split('/')[0];
+      }
+      return res;
+    });
+  }
+
+  /** Waits (bounded) until ovs-vswitchd has opened the port, so the container starts connected. */
+  private async waitPortReady(ep: Endpoint): Promise<void> {
+    const timeout = this.d.portReadyTimeoutMs ?? 2000;
+    try {
+      await this.d.db.waitFor('Interface', (r) => (r.name === ep.hostIf && typeof r.ofport === 'number' && r.ofport !== 0 ? true : undefined), timeout);
+    } catch {
+      const row = findInterface(this.d.db, ep.hostIf);
+      this.d.log.warn({ endpoint: short(ep.id), port: ep.hostIf, error: row?.error }, `port not reported ready by ovs-vswitchd within ${timeout} ms`);
+    }
+  }
+
+  async leave(): Promise<P.Empty> {
+    return ok();
+  }
+
+  async discoverNew(): Promise<P.Empty> {
+    return ok();
+  }
+
+  async discoverDelete(): Promise<P.Empty> {
+    return ok();
+  }
+
+  async programExternalConnectivity(req: P.ProgramExternalConnectivityRequest): Promise<P.Empty> {
+    return this.lock.run(`ep:${req.EndpointID}`, async () => {
+      const net = this.network(req.NetworkID, 'ProgramExternalConnectivity');
+      const ep = this.endpoints.get(req.EndpointID);
+      if (!ep || !net.gatewayPort) return ok();
+      const inUse = new Set<string>();
+      for (const other of this.endpoints.values()) if (other.id !== ep.id) for (const p of other.ports) inUse.add(`${p.proto}/${p.hostPort}`);
+      const addrs = [ep.ipv4, ep.ipv6].filter((a): a is string => !!a);
+      const ports = publishedPorts(req.Options?.['com.docker.network.portmap'], addrs, inUse);
+      if (!ports.length && !ep.ports.length) return ok();
+      await this.setPorts(ep, ports);
+      return ok();
+    });
+  }
+
+  async revokeExternalConnectivity(req: P.EndpointIdRequest): Promise<P.Empty> {
+    return this.lock.run(`ep:${req.EndpointID}`, async () => {
+      const ep = this.endpoints.get(req.EndpointID);
+      if (ep && ep.ports.length) await this.setPorts(ep, []);
+      return ok();
+    });
+  }
+
+  private async setPorts(ep: Endpoint, ports: PublishedPort[]): Promise<void> {
+    const before = ep.ports;
+    ep.ports = ports;
+    try {
+      await this.d.db.transact(setPortExternalIdsOps(this.d.db, ep.hostIf, { [EP.ports]: JSON.stringify(ports) }));
+      await this.d.firewall.apply();
+    } catch (err) {
+      ep.ports = before;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,269 @@
+// The plugin's own IPAM: pools and addresses, per address space, persisted as kv records.
+// Swarm asks for the same pool in the global space (manager) and the local space (node), so
+// pools are keyed by space and never checked for overlap across spaces.
+import { ConflictError, InputError } from '../util/errors';
+import type { KvStore } from '../state/kv';
+import { Cidr, bigIntToIp, contains, formatCidr, hostRange, ipToBigInt, overlaps, parseCidr, parseNetwork, size } from './cidr';
+import type {
+  AddressSpacesResponse, IpamCapabilitiesResponse, IpamDriver, ReleaseAddressRequest, ReleasePoolRequest,
+  RequestAddressRequest, RequestAddressResponse, RequestPoolRequest, RequestPoolResponse,
+} from '../protocol/ipam';
+
+export const LOCAL_SPACE = 'ocn-local';
+export const GLOBAL_SPACE = 'ocn-global';
+const GATEWAY_TYPE = 'com.docker.network.gateway';
+/** After dockerd (re)registers us it replays pools and addresses it already holds. */
+const REPLAY_WINDOW_MS = 120_000;
+
+export interface PoolRecord {
+  id: string;
+  space: string;
+  pool: string;
+  sub?: string;
+  v6: boolean;
+  options?: Record<string, string>;
+  /** Docker network that uses the pool, once CreateNetwork told us. */
+  network?: string;
+}
+
+export type AddressRole = 'gw' | 'ep';
+
+interface Pool {
+  rec: PoolRecord;
+  cidr: Cidr;
+  range: { first: bigint; last: bigint };
+  taken: Map<bigint, AddressRole>;
+  cursor: bigint;
+}
+
+export interface AutoPoolRange {
+  range: Cidr;
+  prefix: number;
+}
+
+export function parseAutoPoolRange(text: string, what: string): AutoPoolRange {
+  const i = text.lastIndexOf(':');
+  const m = /^\d+$/.test(text.slice(i + 1)) ? [text.slice(0, i), text.slice(i + 1)] : null;
+  if (!m) throw new InputError(`${what}: "${text}" must be RANGE:PREFIXLEN, like 10.128.0.0/11:24`);
+  const range = parseNetwork(m[0], what);
+  const prefix = Number(m[1]);
+  if (prefix < range.prefix || prefix > range.bits) throw new InputError(`${what}: prefix length ${prefix} must be between ${range.prefix} and ${range.bits}`);
+  return { range, prefix };
+}
+
+export class Ipam implements IpamDriver {
+  private pools = new Map<string, Pool>();
+  private replayUntil = 0;
+  private readonly poolPrefix: string;
+  private readonly addrPrefix: string;
+
+  constructor(
+    private readonly kv: KvStore,
+    driverName: string,
+    private readonly auto: { v4: AutoPoolRange; v6: AutoPoolRange },
+    private readonly now: () => number = Date.now,
+  ) {
+    this.poolPrefix = `ocn.${driverName}.pool.`;
+    this.addrPrefix = `ocn.${driverName}.addr.`;
+  }
+
+  /** Rebuilds pools and allocations from the durable records. */
+  load(): void {
+    this.pools.clear();
+    for (const [, v] of this.kv.load(this.poolPrefix)) {
+      const rec = JSON.parse(v) as PoolRecord;
+      this.pools.set(rec.id, this.materialise(rec));
+    }
+    for (const [k, role] of this.kv.load(this.addrPrefix)) {
+      const rest = k.slice(this.addrPrefix.length);
+      const sep = rest.lastIndexOf('|');
+      const pool = this.pools.get(rest.slice(0, sep));
+      if (pool) pool.taken.set(ipToBigInt(rest.slice(sep + 1)).value, role as AddressRole);
+    }
+  }
+
+  async getCapabilities(): Promise<IpamCapabilitiesResponse> {
+    this.replayUntil = this.now() + REPLAY_WINDOW_MS;
+    return { RequiresMACAddress: false, RequiresRequestReplay: true };
+  }
+
+  async getDefaultAddressSpaces(): Promise<AddressSpacesResponse> {
+    return { LocalDefaultAddressSpace: LOCAL_SPACE, GlobalDefaultAddressSpace: GLOBAL_SPACE };
+  }
+
+  private inReplay(): boolean {
+    return this.now() < this.replayUntil;
+  }
+
+  /** Closes the replay window: the first user action after a restart ends it. */
+  endReplay(): void {
+    this.replayUntil = 0;
+  }
+
+  async requestPool(req: RequestPoolRequest): Promise<RequestPoolResponse> {
+    const space = req.AddressSpace || LOCAL_SPACE;
+    if (space !== LOCAL_SPACE && space !== GLOBAL_SPACE) {
+      throw new InputError(`RequestPool: address space "${space}" is not one of ${LOCAL_SPACE}, ${GLOBAL_SPACE}`);
+    }
+    let cidr: Cidr;
+    if (req.Pool) {
+      cidr = parseNetwork(req.Pool, 'subnet');
+      if (cidr.v6 !== req.V6) throw new InputError(`RequestPool: subnet ${req.Pool} is not an IPv${req.V6 ? 6 : 4} subnet`);
+    } else {
+      cidr = this.pickAutoPool(space, req.V6);
+    }
+    let sub: Cidr | undefined;
+    if (req.SubPool) {
+      sub = parseNetwork(req.SubPool, 'ip-range');
+      if (sub.v6 !== cidr.v6 || sub.prefix < cidr.prefix || !contains(cidr, sub.base)) {
+        throw new InputError(`RequestPool: ip-range ${req.SubPool} is not inside subnet ${formatCidr(cidr)}`);
+      }
+    }
+    const id = `${space}/${formatCidr(cidr)}${sub ? '/' + formatCidr(sub) : ''}`;
+    const existing = this.pools.get(id);
+    if (existing) {
+      // Same request again: dockerd's replay after its restart, or a retry of a request whose
+      // answer was lost. A pool already serving a network is only handed out again during replay.
+      if (existing.rec.network && !this.inReplay()) {
+        throw new ConflictError(`RequestPool: subnet ${formatCidr(cidr)} is already used by network ${existing.rec.network.slice(0, 12)}`);
+      }
+      return { PoolID: id, Pool: formatCidr(cidr), Data: {} };
+    }
+    for (const p of this.pools.values()) {
+      if (p.rec.space === space && overlaps(p.cidr, cidr)) {
+        const user = p.rec.network ? ` used by network ${p.rec.network.slice(0, 12)}` : '';
+        throw new ConflictError(`RequestPool: subnet ${formatCidr(cidr)} overlaps with subnet ${p.rec.pool}${user}`);
+      }
+    }
+    const rec: PoolRecord = { id, space, pool: formatCidr(cidr), v6: cidr.v6 };
+    if (sub) rec.sub = formatCidr(sub);
+    if (req.Options && Object.keys(req.Options).length) rec.options = req.Options;
+    await this.kv.commit({ set: { [this.poolPrefix + id]: JSON.stringify(rec) } });
+    this.pools.set(id, this.materialise(rec));
+    return { PoolID: id, Pool: rec.pool, Data: {} };
+  }
+
+  private pickAutoPool(space: string, v6: boolean): Cidr {
+    const { range, prefix } = v6 ? this.auto.v6 : this.auto.v4;
+    const step = 1n << BigInt(range.bits - prefix);
+    const count = size(range) / step;
+    const held = [...this.pools.values()].filter((p) => p.rec.space === space && p.cidr.v6 === v6).map((p) => p.cidr);
+    for (let i = 0n; i < count && i < 1_000_000n; i++) {
+      const cand: Cidr = { v6, base: range.base + i * step, prefix, bits: range.bits };
+      if (!held.some((h) => overlaps(h, cand))) return cand;
+    }
+    throw new ConflictError(`RequestPool: no free /${prefix} left in the automatic range ${formatCidr(range)}; pass --subnet or widen --default-pools${v6 ? '6' : ''}`);
+  }
+
+  private materialise(rec: PoolRecord): Pool {
+    const cidr = parseCidr(rec.pool);
+    const range = hostRange(rec.sub ? parseCidr(rec.sub) : cidr);
+    const whole = hostRange(cidr);
+    // A sub-range may start on the subnet's network address: never hand that out on IPv4.
+    if (range.first < whole.first) range.first = whole.first;
+    if (range.last > whole.last) range.last = whole.last;
+    return { rec, cidr, range, taken: new Map(), cursor: range.first };
+  }
+
+  async releasePool(req: ReleasePoolRequest): Promise<Record<string, never>> {
+    const pool = this.pools.get(req.PoolID);
+    if (!pool) return {};
+    const del = [this.poolPrefix + req.PoolID, ...[...pool.taken.keys()].map((ip) => this.addrKey(pool, ip))];
+    await this.kv.commit({ del });
+    this.pools.delete(req.PoolID);
+    return {};
+  }
+
+  private addrKey(pool: Pool, ip: bigint): string {
+    return `${this.addrPrefix}${pool.rec.id}|${bigIntToIp(ip, pool.cidr.v6)}`;
+  }
+
+  private pool(id: string, method: string): Pool {
+    const pool = this.pools.get(id);
+    if (!pool) throw new InputError(`${method}: unknown pool "${id}"`);
+    return pool;
+  }
+
+  async requestAddress(req: RequestAddressRequest): Promise<RequestAddressResponse> {
+    const pool = this.pool(req.PoolID, 'RequestAddress');
+    const opts = req.Options ?? {};
+    // Docker 20.10 sends aux addresses and container --ip alike (Options null): both are 'ep'.
+    const role: AddressRole = opts.RequestAddressType === GATEWAY_TYPE ? 'gw' : 'ep';
+    let ip: bigint;
+    if (req.Address) {
+      const { value, v6 } = ipToBigInt(req.Address);
+      if (v6 !== pool.cidr.v6 || !contains(pool.cidr, value)) {
+        throw new InputError(`RequestAddress: ${req.Address} is outside subnet ${pool.rec.pool}`);
+      }
+      const holder = pool.taken.get(value);
+      if (holder !== undefined) {
+        if (this.inReplay() || (holder === 'gw' && role === 'gw')) return this.answer(pool, value);
+        throw new ConflictError(`RequestAddress: ${req.Address} is already in use in ${pool.rec.pool}${holder === 'gw' ? ' (the gateway)' : ''}`);
+      }
+      ip = value;
+    } else if (role === 'gw') {
+      ip = pool.range.first;
+      const holder = pool.taken.get(ip);
+      if (holder === 'gw') return this.answer(pool, ip);
+      if (holder !== undefined) ip = this.nextFree(pool);
+    } else {
+      ip = this.nextFree(pool);
+    }
+    await this.kv.commit({ set: { [this.addrKey(pool, ip)]: role } });
+    pool.taken.set(ip, role);
+    return this.answer(pool, ip);
+  }
+
+  private answer(pool: Pool, ip: bigint): RequestAddressResponse {
+    return { Address: `${bigIntToIp(ip, pool.cidr.v6)}/${pool.cidr.prefix}`, Data: {} };
+  }
+
+  /** Round-robin from the last allocation so a released address is not reused at once. */
+  private nextFree(pool: Pool): bigint {
+    const { first, last } = pool.range;
+    const total = last - first + 1n;
+    let cand = pool.cursor < first || pool.cursor > last ? first : pool.cursor;
+    for (let i = 0n; i < total; i++) {
+      if (!pool.taken.has(cand)) {
+        pool.cursor = cand === last ? first : cand + 1n;
+        return cand;
+      }
+      cand = cand === last ? first : cand + 1n;
+    }
+    throw new ConflictError(`RequestAddress: no free address left in ${pool.rec.sub ?? pool.rec.pool} (${pool.taken.size} in use)`);
+  }
+
+  async releaseAddress(req: ReleaseAddressRequest): Promise<Record<string, never>> {
+    const pool = this.pools.get(req.PoolID);
+    if (!pool) return {};
+    let ip: bigint;
+    try {
+      ip = ipToBigInt(req.Address.split('/')[0]).value;
+    } catch {
+      return {};
+    }
+    if (!pool.taken.has(ip)) return {};
+    await this.kv.commit({ del: [this.addrKey(pool, ip)] });
+    pool.taken.delete(ip);
+    return {};
+  }
+
+  /** Called by the network driver: which Docker network uses this subnet in our address space. */
+  async bindNetwork(space: string, poolCidr: string, networkId: string): Promise<void> {
+    for (const p of this.pools.values()) {
+      if (p.rec.space === space && p.rec.pool === poolCidr && p.rec.network !== networkId) {
+        p.rec.network = networkId;
+        await this.kv.commit({ set: { [this.poolPrefix + p.rec.id]: JSON.stringify(p.rec) } });
+      }
+    }
+  }
+
+  /** For the control API and tests. */
+  snapshot(): { id: string; pool: string; sub?: string; network?: string; used: number }[] {
+    return [...this.pools.values()].map((p) => ({ id: p.rec.id, pool: p.rec.pool, sub: p.rec.sub, network: p.rec.network, used: p.taken.size }));
+  }
+
+  isOurSpace(space: string): boolean {
+    return space === LOCAL_SPACE || space === GLOBAL_SPACE;
+  }
+}

@@ -1,0 +1,43 @@
+// Bridge rows: create one the plugin owns, reference or drop it from the root row.
+import type { Operation, Row } from '../ovsdb/types';
+import { Db, OWNER, OWNER_TYPE, findByName } from './db';
+import { rootMutate } from './open-vswitch';
+import { byUuid, deleteRefs, insertRefs, map, named, uuid } from './wire';
+
+export const BRIDGE_TABLE = 'Bridge';
+
+export function findBridge(db: Db, name: string): Row | undefined {
+  return findByName(db, BRIDGE_TABLE, name);
+}
+
+/** Inserts a bridge (its local port included, as ovs-vsctl add-br does) under a named uuid. */
+export function createBridgeOps(name: string, datapath: string, driver: string, ref = 'newbr'): Operation[] {
+  const owner = { [OWNER]: driver, [OWNER_TYPE]: 'bridge' };
+  return [
+    { op: 'insert', table: 'Interface', 'uuid-name': `${ref}_if`, row: { name, type: 'internal', external_ids: map(owner) } },
+    { op: 'insert', table: 'Port', 'uuid-name': `${ref}_port`, row: { name, interfaces: named(`${ref}_if`), external_ids: map(owner) } },
+    { op: 'insert', table: BRIDGE_TABLE, 'uuid-name': ref, row: { name, datapath_type: datapath, ports: named(`${ref}_port`), external_ids: map(owner) } },
+    rootMutate([insertRefs('bridges', named(ref))]),
+  ];
+}
+
+export function deleteBridgeOps(bridgeUuid: string): Operation[] {
+  return [rootMutate([deleteRefs('bridges', uuid(bridgeUuid))])];
+}
+
+export function bridgeAddPortOp(bridge: string | ['named-uuid', string], portRef: ['named-uuid', string] | ['uuid', string]): Operation {
+  const where = typeof bridge === 'string' ? byUuid(bridge) : [['_uuid', '==', bridge] as ['_uuid', '==', ['named-uuid', string]]];
+  return { op: 'mutate', table: BRIDGE_TABLE, where, mutations: [insertRefs('ports', portRef)] };
+}
+
+export function bridgeDeletePortOp(bridgeUuid: string, portUuid: string): Operation {
+  return { op: 'mutate', table: BRIDGE_TABLE, where: byUuid(bridgeUuid), mutations: [deleteRefs('ports', uuid(portUuid))] };
+}
+
+export function bridgeOfPort(db: Db, portUuid: string): Row | undefined {
+  for (const b of db.rows(BRIDGE_TABLE)) {
+    const ports = b.ports;
+    if (Array.isArray(ports) ? ports.includes(portUuid) : ports === portUuid) return b;
+  }
+  return undefined;
+}

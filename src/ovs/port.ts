@@ -1,0 +1,61 @@
+// Port + Interface rows: one port per veth, gateway (internal) or uplink, created in one
+// transaction with the records that describe it.
+import type { Operation, Row, WireRow } from '../ovsdb/types';
+import { Db, externalIds, findByName } from './db';
+import { bridgeAddPortOp, bridgeDeletePortOp, bridgeOfPort } from './bridge';
+import { map, mapPut, named, byUuid } from './wire';
+
+export const PORT_TABLE = 'Port';
+export const INTERFACE_TABLE = 'Interface';
+
+export interface PortSpec {
+  name: string;
+  /** '' for a kernel netdev (veth, uplink), 'internal' for a gateway port. */
+  type: '' | 'internal';
+  tag?: number;
+  externalIds: Record<string, string>;
+  mtuRequest?: number;
+}
+
+export function addPortOps(bridge: string | ['named-uuid', string], spec: PortSpec, ref = 'newport'): Operation[] {
+  const iface: WireRow = { name: spec.name, type: spec.type, external_ids: map(spec.externalIds) };
+  if (spec.mtuRequest) iface.mtu_request = spec.mtuRequest;
+  const port: WireRow = { name: spec.name, interfaces: named(`${ref}_if`), external_ids: map(spec.externalIds) };
+  if (spec.tag !== undefined) port.tag = spec.tag;
+  return [
+    { op: 'insert', table: INTERFACE_TABLE, 'uuid-name': `${ref}_if`, row: iface },
+    { op: 'insert', table: PORT_TABLE, 'uuid-name': ref, row: port },
+    bridgeAddPortOp(bridge, named(ref)),
+  ];
+}
+
+/** Removing the port from its bridge is enough: OVSDB garbage-collects the Port and Interface. */
+export function deletePortOps(db: Db, portName: string): Operation[] {
+  const port = findByName(db, PORT_TABLE, portName);
+  if (!port) return [];
+  const bridge = bridgeOfPort(db, port._uuid);
+  return bridge ? [bridgeDeletePortOp(bridge._uuid, port._uuid)] : [];
+}
+
+export function findPort(db: Db, name: string): Row | undefined {
+  return findByName(db, PORT_TABLE, name);
+}
+export function findInterface(db: Db, name: string): Row | undefined {
+  return findByName(db, INTERFACE_TABLE, name);
+}
+
+/** Updates keys of external_ids on both the Port and its Interface. */
+export function setPortExternalIdsOps(db: Db, name: string, ids: Record<string, string>): Operation[] {
+  const ops: Operation[] = [];
+  const port = findPort(db, name);
+  const iface = findInterface(db, name);
+  if (port) ops.push({ op: 'mutate', table: PORT_TABLE, where: byUuid(port._uuid), mutations: mapPut('external_ids', ids) });
+  if (iface) ops.push({ op: 'mutate', table: INTERFACE_TABLE, where: byUuid(iface._uuid), mutations: mapPut('external_ids', ids) });
+  return ops;
+}
+
+export function interfacesOwnedBy(db: Db, driver: string): Row[] {
+  const out: Row[] = [];
+  for (const r of db.rows(INTERFACE_TABLE)) if (externalIds(r)['ocn-owner'] === driver) out.push(r);
+  return out;
+}

@@ -1,0 +1,56 @@
+// Docker's remote IpamDriver protocol, declared once. Note the error key differs from the
+// network protocol ("Error", not "Err"); the server answers errors with both keys.
+import { z } from 'zod';
+
+export const RequestPoolSchema = z.object({
+  AddressSpace: z.string().optional().default(''),
+  Pool: z.string().optional().default(''),
+  SubPool: z.string().optional().default(''),
+  Options: z.record(z.string(), z.string()).nullish(),
+  V6: z.boolean().optional().default(false),
+});
+export type RequestPoolRequest = z.infer<typeof RequestPoolSchema>;
+
+export const ReleasePoolSchema = z.object({ PoolID: z.string().min(1) });
+export type ReleasePoolRequest = z.infer<typeof ReleasePoolSchema>;
+
+export const RequestAddressSchema = z.object({
+  PoolID: z.string().min(1),
+  Address: z.string().optional().default(''),
+  Options: z.record(z.string(), z.string()).nullish(),
+});
+export type RequestAddressRequest = z.infer<typeof RequestAddressSchema>;
+
+export const ReleaseAddressSchema = z.object({
+  PoolID: z.string().min(1),
+  Address: z.string().min(1),
+});
+export type ReleaseAddressRequest = z.infer<typeof ReleaseAddressSchema>;
+
+export interface IpamCapabilitiesResponse {
+  RequiresMACAddress: boolean;
+  RequiresRequestReplay: boolean;
+}
+export interface AddressSpacesResponse {
+  LocalDefaultAddressSpace: string;
+  GlobalDefaultAddressSpace: string;
+}
+export interface RequestPoolResponse {
+  PoolID: string;
+  Pool: string;
+  Data: Record<string, string>;
+}
+export interface RequestAddressResponse {
+  Address: string;
+  Data: Record<string, string>;
+}
+
+/** Everything an IPAM driver answers, one method per protocol endpoint. */
+export interface IpamDriver {
+  getCapabilities(): Promise<IpamCapabilitiesResponse>;
+  getDefaultAddressSpaces(): Promise<AddressSpacesResponse>;
+  requestPool(req: RequestPoolRequest): Promise<RequestPoolResponse>;
+  releasePool(req: ReleasePoolRequest): Promise<Record<string, never>>;
+  requestAddress(req: RequestAddressRequest): Promise<RequestAddressResponse>;
+  releaseAddress(req: ReleaseAddressRequest): Promise<Record<string, never>>;
+}

@@ -1,0 +1,111 @@
+// HTTP over a unix socket: the one generic handler behind every protocol path.
+// dockerd sends POST with no Content-Type and sometimes an empty body; it decodes every 200 answer
+// as JSON, so even "nothing" is "{}". Errors go out as HTTP 500 {"Err"} (read by dockerd for both
+// subsystems) plus "Error" for IPAM, which is the key an IPAM 200 answer would use.
+import express, { Request, Response } from 'express';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as http from 'node:http';
+import { ZodError } from 'zod';
+import { Drivers, ROUTES, describeValidationError } from '../protocol/routes';
+import { errorMessage, InputError } from '../util/errors';
+import type { Logger } from '../util/log';
+
+export interface PluginServerOptions {
+  socketPath: string;
+  drivers: Drivers;
+  logger: Logger;
+  /** Resolves once the daemon's state is loaded; calls that need it wait for it. */
+  ready: () => Promise<void>;
+}
+
+function ids(body: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (body && typeof body === 'object') {
+    for (const k of ['NetworkID', 'EndpointID', 'PoolID', 'Address', 'Pool'] as const) {
+      const v = (body as Record<string, unknown>)[k];
+      if (typeof v === 'string' && v) out[k] = k.endsWith('ID') ? v.slice(0, 12) : v;
+    }
+  }
+  return out;
+}
+
+export function createPluginApp(opts: Omit<PluginServerOptions, 'socketPath'>): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use(express.text({ type: () => true, limit: '4mb' }));
+
+  app.post(/^\/[A-Za-z]+\.[A-Za-z]+$/, async (req: Request, res: Response) => {
+    const route = ROUTES[req.path];
+    if (!route) {
+      res.status(404).json({ Err: `${req.path.slice(1)} is not implemented by this plugin` });
+      return;
+    }
+    const started = process.hrtime.bigint();
+    const method = req.path.slice(1);
+    let body: unknown;
+    let outcome = 'ok';
+    try {
+      const text = typeof req.body === 'string' ? req.body.trim() : '';
+      try {
+        body = text ? JSON.parse(text) : {};
+      } catch {
+        throw new InputError(`${method}: request body is not valid JSON`);
+      }
+      if (route.schema) {
+        const parsed = route.schema.safeParse(body ?? {});
+        if (!parsed.success) throw new InputError(`${method}: invalid request: ${describeValidationError(parsed.error)}`);
+        body = parsed.data;
+      }
+      if (route.needsState) await opts.ready();
+      const result = await route.call(opts.drivers, body);
+      res.status(200).json(result);
+    } catch (err) {
+      outcome = 'error';
+      const msg = errorMessage(err);
+      const payload: Record<string, string> = { Err: msg };
+      if (route.subsystem === 'IpamDriver') payload.Error = msg;
+      res.status(500).json(payload);
+      const level = err instanceof InputError || err instanceof ZodError ? 'info' : 'warn';
+      opts.logger[level]({ method, ...ids(body), err: msg }, 'request failed');
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      opts.logger.info({ method, ...ids(body), ms: Math.round(ms * 1000) / 1000, outcome }, 'request');
+    }
+  });
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ Err: `${req.method} ${req.path}: not found` });
+  });
+  return app;
+}
+
+/** Refuses to steal the socket of a live daemon; removes a stale one left by a crash. */
+async function clearStaleSocket(socketPath: string): Promise<void> {
+  if (!fs.existsSync(socketPath)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = net.connect(socketPath);
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`another daemon is already listening on ${socketPath} (choose another --name)`);
+  fs.unlinkSync(socketPath);
+}
+
+export async function listenPluginSocket(opts: PluginServerOptions): Promise<http.Server> {
+  fs.mkdirSync(require('node:path').dirname(opts.socketPath), { recursive: true });
+  await clearStaleSocket(opts.socketPath);
+  const server = http.createServer(createPluginApp(opts));
+  server.keepAliveTimeout = 60_000;
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.socketPath, () => resolve());
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  fs.chmodSync(opts.socketPath, 0o600);
+  return server;
+}

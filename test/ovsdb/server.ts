@@ -1,0 +1,152 @@
+// Test helper: a private ovsdb-server in a temp dir, started in the foreground so we own its PID.
+// Reusable for any schema (e.g. /usr/share/ovn/ovn-nb.ovsschema).
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+export const VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+export const OVN_NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema';
+
+export interface StartOptions {
+  /** Also listen on TCP 127.0.0.1 (port 0 = any free port; read it from `tcpRemote`). */
+  tcpPort?: number;
+  /** Extra ovsdb-server arguments, e.g. a --remote=db:... */
+  extraArgs?: string[];
+}
+
+export interface OvsdbServer {
+  /** unix:<dir>/db.sock */
+  remote: string;
+  /** tcp:127.0.0.1:<port> when started with tcpPort, else undefined; may change after restart(). */
+  readonly tcpRemote: string | undefined;
+  dir: string;
+  /** PID of the current ovsdb-server process. */
+  readonly pid: number;
+  /** SIGTERM and wait for exit; also removes the temp dir. */
+  stop(): Promise<void>;
+  /** SIGKILL, no waiting, no cleanup: simulates a crash. */
+  kill9(): void;
+  /** (Re)starts the server on the same database file, waiting until it accepts connections. */
+  restart(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts: StartOptions = {}): Promise<OvsdbServer> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ovsdb-test-'));
+  const db = path.join(dir, 'conf.db');
+  const sockPath = path.join(dir, 'db.sock');
+  const logPath = path.join(dir, 'log');
+  execFileSync('ovsdb-tool', ['create', db, schemaPath]);
+  const args = [
+    db,
+    `--remote=punix:${sockPath}`,
+    `--pidfile=${path.join(dir, 'pid')}`,
+    `--unixctl=${path.join(dir, 'ctl')}`,
+    `--log-file=${logPath}`,
+    '--no-chdir',
+    ...(opts.tcpPort !== undefined ? [`--remote=ptcp:${opts.tcpPort}:127.0.0.1`] : []),
+    ...(opts.extraArgs ?? []),
+  ];
+
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let tcpRemote: string | undefined;
+  let stderr = '';
+
+  async function start(): Promise<void> {
+    const logOffset = safeRead(logPath).length;
+    stderr = '';
+    const c = spawn('ovsdb-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = c;
+    live.add(c);
+    c.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    exited = new Promise((resolve) =>
+      c.once('exit', () => {
+        live.delete(c);
+        resolve();
+      }),
+    );
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (c.exitCode !== null || c.signalCode !== null) throw new Error(`ovsdb-server exited at start: ${stderr}`);
+      if (await canConnect(sockPath)) break;
+      if (Date.now() > deadline) throw new Error(`ovsdb-server did not come up: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (opts.tcpPort !== undefined) {
+      const port = opts.tcpPort || Number(/listening on port (\d+)/.exec(safeRead(logPath).slice(logOffset))?.[1]);
+      if (!port) throw new Error('ovsdb-server did not log its TCP port');
+      tcpRemote = `tcp:127.0.0.1:${port}`;
+    }
+  }
+
+  await start();
+  return {
+    remote: `unix:${sockPath}`,
+    get tcpRemote() {
+      return tcpRemote;
+    },
+    dir,
+    get pid() {
+      return child?.pid ?? -1;
+    },
+    async stop() {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+    kill9() {
+      child?.kill('SIGKILL');
+    },
+    async restart() {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      await start();
+    },
+  };
+}
+
+function safeRead(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function canConnect(sockPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createConnection(sockPath);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A TCP port that was free a moment ago (for servers that must keep their port across restarts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(addr.port));
+    });
+  });
+}
+
+/** Runs ovs-vsctl against the test server as a second, independent client. */
+export function vsctl(remote: string, ...args: string[]): string {
+  return execFileSync('ovs-vsctl', [`--db=${remote}`, '--no-wait', '--timeout=5', ...args], { encoding: 'utf8' }).trim();
+}
