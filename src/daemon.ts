@@ -35,10 +35,14 @@ export function dbFromClient(client: OvsdbClient): Db {
   };
 }
 
-export function linkOpsFrom(links: LinkManager, ethtool: EthtoolClient): LinkOps {
+/**
+ * Deletions get their own netlink socket: the kernel holds a veth delete for ~20 ms (RCU), and
+ * requests on one socket are serialised, so attaches must not queue behind detaches.
+ */
+export function linkOpsFrom(links: LinkManager, deleter: LinkManager, ethtool: EthtoolClient): LinkOps {
   return {
     createVethPair: (o) => links.createVethPair(o),
-    deleteLink: (n) => links.deleteLink(n),
+    deleteLink: (n) => deleter.deleteLink(n),
     getLink: (n) => links.getLink(n),
     listLinks: () => links.listLinks(),
     setUp: (n) => links.setUp(n),
@@ -66,8 +70,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const db = dbFromClient(client);
   const kv = new OvsKvStore(db);
   const linkManager = new LinkManager();
+  const linkDeleter = new LinkManager();
   const ethtool = new EthtoolClient();
-  const links = linkOpsFrom(linkManager, ethtool);
+  const links = linkOpsFrom(linkManager, linkDeleter, ethtool);
   const ipam = new Ipam(kv, config.name, {
     v4: parseAutoPoolRange(config.defaultPools, '--default-pools'),
     v6: parseAutoPoolRange(config.defaultPools6, '--default-pools6'),
@@ -108,6 +113,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     await driver.drain();
     client.close();
     linkManager.close();
+    linkDeleter.close();
     ethtool.close();
   };
   return { server, driver, ipam, client, log, ready, stop };

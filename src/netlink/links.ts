@@ -42,8 +42,6 @@ const IFINFOMSG_LEN = 16;
 // Stats are most of a link dump's bytes and we never read them.
 const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 
-// IFA_* (linux/if_addr.h)
-const IFA_F_NODAD = 0x02;
 
 const AF_INET = 2;
 const AF_INET6 = 10;

@@ -397,7 +397,16 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
 
   private async handshake(s: Session): Promise<void> {
     if (!this._schema) {
-      const schema = await this.sessionCall(s, 'get_schema', [this.database]);
+      let schema: unknown;
+      try {
+        schema = await this.sessionCall(s, 'get_schema', [this.database]);
+      } catch (err) {
+        // A server without the database will not grow one by retrying: fail connect() clearly.
+        if (err instanceof OvsdbError && err.error === 'unknown database') {
+          throw new OvsdbConfigError(`${formatRemote(s.remote)} has no database ${this.database}`);
+        }
+        throw err;
+      }
       assertDatabaseSchema(schema);
       this.monitoredColumns = monitoredColumns(schema, this.opts.monitor);
       this.cache.configure(schema, Object.fromEntries(this.monitoredColumns));
@@ -614,7 +623,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
 
 function monitoredColumns(schema: DatabaseSchema, spec: MonitorSpec | undefined): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const tables = spec ?? Object.fromEntries(Object.keys(schema.tables).map((t) => [t, {}]));
+  const tables: MonitorSpec = spec ?? Object.fromEntries(Object.keys(schema.tables).map((t) => [t, {}]));
   for (const [table, req] of Object.entries(tables)) {
     const ts = schema.tables[table];
     if (!ts) throw new OvsdbConfigError(`monitor: database ${schema.name} has no table ${table}`);

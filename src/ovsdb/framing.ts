@@ -35,13 +35,11 @@ export class JsonSplitter {
     let start = this.depth > 0 ? 0 : -1; // where the current message begins in this chunk
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
-      const b = chunk[i];
       if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (b === BACKSLASH) this.escaped = true;
-        else if (b === QUOTE) this.inString = false;
+        i = this.skipString(chunk, i);
         continue;
       }
+      const b = chunk[i];
       if (b === QUOTE) {
         if (this.depth === 0) throw new FramingError('JSON string outside of an object');
         this.inString = true;
@@ -68,6 +66,38 @@ export class JsonSplitter {
       }
     }
     return out;
+  }
+
+  /**
+   * Inside a string starting at i: returns the index of the closing quote, or the last index of the
+   * chunk if the string goes on. Most of OVSDB's bytes are in strings (uuids, names), so finding
+   * the quote with the native indexOf instead of a byte-by-byte loop matters for big snapshots.
+   */
+  private skipString(chunk: Buffer, i: number): number {
+    const n = chunk.length;
+    if (this.escaped) {
+      // the previous chunk ended with a backslash: this byte is escaped
+      this.escaped = false;
+      return i;
+    }
+    for (;;) {
+      const q = chunk.indexOf(QUOTE, i);
+      const end = q < 0 ? n : q;
+      // A quote (or the chunk end) preceded by an odd run of backslashes is escaped.
+      let k = end - 1;
+      while (k >= i && chunk[k] === BACKSLASH) k--;
+      const odd = (end - 1 - k) % 2 === 1;
+      if (q < 0) {
+        this.escaped = odd;
+        return n - 1;
+      }
+      if (!odd) {
+        this.inString = false;
+        return q;
+      }
+      i = q + 1;
+      if (i >= n) return n - 1;
+    }
   }
 
   /** True when no partial message is buffered (useful at EOF to detect truncation). */

@@ -45,7 +45,7 @@ export async function run(cmd: string, args: string[] = [], opts: RunOptions = {
   if (typeof r.exitCode === 'number') code = r.exitCode;
   else if (r.signal) code = 128 + (SIGNALS[r.signal] ?? 0);
   else code = 127; // spawn failure (ENOENT, EACCES): execa puts the reason in shortMessage
-  const stderr = r.stderr || (r.failed && typeof r.exitCode !== 'number' && !r.signal ? r.shortMessage : '');
+  const stderr = r.stderr || (r.failed && typeof r.exitCode !== 'number' && !r.signal ? ((r as { shortMessage?: string }).shortMessage ?? '') : '');
   return { code, stdout: r.stdout ?? '', stderr: stderr ?? '', ...(r.timedOut ? { timedOut: true } : {}) };
 }
 

@@ -45,7 +45,10 @@ test('netlink against the kernel, in a fresh netns', { skip: whyNot() }, async (
       execFileSync('ip', ['netns', 'add', ns]);
       created.push(ns);
     }
-    const env = { ...process.env, OCN_NLTEST_NETNS: NS, OCN_NLTEST_PEER_NETNS: NS_PEER };
+    const env: NodeJS.ProcessEnv = { ...process.env, OCN_NLTEST_NETNS: NS, OCN_NLTEST_PEER_NETNS: NS_PEER };
+    // Under `node --test` this is set for us; inherited, it would make the child speak the
+    // runner's binary protocol instead of TAP.
+    delete env.NODE_TEST_CONTEXT;
     const res = await run('ip', ['netns', 'exec', NS, process.execPath, '--test-reporter=tap', CHILD], env);
     const results = parseTap(res.out);
     for (const r of results) {

@@ -1,11 +1,14 @@
 // Test helper: a private ovsdb-server in a temp dir, started in the foreground so we own its PID.
 // Reusable for any schema (e.g. /usr/share/ovn/ovn-nb.ovsschema).
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 export const VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 export const OVN_NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema';
@@ -147,6 +150,13 @@ export function freePort(): Promise<number> {
 }
 
 /** Runs ovs-vsctl against the test server as a second, independent client. */
-export function vsctl(remote: string, ...args: string[]): string {
-  return execFileSync('ovs-vsctl', [`--db=${remote}`, '--no-wait', '--timeout=5', ...args], { encoding: 'utf8' }).trim();
+export async function vsctl(remote: string, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('ovs-vsctl', [`--db=${remote}`, '--no-wait', '--timeout=5', ...args], { encoding: 'utf8' });
+  return stdout.trim();
+}
+
+/** Runs a transaction directly on the database file (only while the server is stopped). */
+export async function toolTransact(dir: string, ops: unknown[]): Promise<string> {
+  const { stdout } = await execFileAsync('ovsdb-tool', ['transact', path.join(dir, 'conf.db'), JSON.stringify(ops)], { encoding: 'utf8' });
+  return stdout.trim();
 }
