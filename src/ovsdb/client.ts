@@ -188,8 +188,8 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
 
   /**
    * Asks the server to cancel a request (RFC 7047 4.1.4): only a transaction blocked in a "wait"
-   * operation can be; it then fails with OvsdbError "canceled". A request still waiting for a
-   * connection is failed locally.
+   * operation can be; it then fails with OvsdbError "canceled" (a request that already completed
+   * keeps its result). A request still waiting for a connection is failed locally.
    */
   cancel(id: number): void {
     const call = this.calls.get(id);
@@ -198,7 +198,17 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
       this.settle(call, new OvsdbError('canceled', 'canceled before it was sent', undefined, `ovsdb ${call.method} canceled`));
       return;
     }
-    if (this.session) this.write(this.session, { method: 'cancel', params: [id], id: null });
+    const s = this.session;
+    if (!s) return;
+    this.write(s, { method: 'cancel', params: [id], id: null });
+    // ovsdb-server 3.x drops a canceled trigger without replying (RFC 7047 promises a "canceled"
+    // error). It handles a session's messages in order, so once an echo sent after the cancel is
+    // answered, any reply to the canceled request would already have arrived: if none did, the
+    // request is definitely canceled and not committed.
+    this.sessionCall(s, 'echo', ['cancel', id], () => {
+      const pending = this.calls.get(id);
+      if (pending) this.settle(pending, new OvsdbError('canceled', undefined, undefined, `ovsdb ${pending.method} canceled`));
+    }).catch(() => undefined);
   }
 
   /** Low-level JSON-RPC request; `id` can be given to cancel(). */

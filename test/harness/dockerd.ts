@@ -3,8 +3,8 @@
 //
 // Facts about running it next to another dockerd on one machine (each seen here):
 // - dockerd --bridge=none DELETES an existing docker0 (daemon.removeDefaultBridgeInterface), so it
-//   is never used: next to a foreign dockerd that owns docker0 we give ours a private default
-//   bridge (`-b ocb-<hash>`, 198.18.x.0/24) instead.
+//   is never used: next to another running dockerd (which owns docker0) we give ours a private
+//   default bridge (`-b ocb-<hash>`, 198.18.x.0/24) instead. Alone (CI) it uses docker0.
 // - every dockerd that manages iptables flushes the DOCKER, DOCKER-ISOLATION-STAGE-1/2 chains
 //   (filter) and DOCKER (nat) and removes the nat PREROUTING/OUTPUT jumps at start-up
 //   (bridge driver removeIPChains): the other daemon's rules are gone. We snapshot those chains
@@ -12,15 +12,23 @@
 //   flushes ours the same way; we cannot prevent that.)
 // - the default IPAM does not look at the host's routes: next to a foreign docker0 on
 //   172.17.0.0/16 a `docker network create -d bridge` got 172.17.0.0/16 again. We hand dockerd
-//   default-address-pools that leave out every prefix already routed on the host.
+//   default-address-pools that leave out every prefix already routed on the host (rotated per
+//   engine when others run, so side-by-side engines do not pick the same next prefix).
+// - two dockerds starting at the same moment race on `iptables -t nat -N DOCKER` and the loser
+//   exits: start-ups are serialized machine-wide by a lock file.
+// - with the managed containerd, SIGKILLed dockerd leaves a containerd that dies of SIGPIPE at
+//   its next log line and lingers as a zombie; the next dockerd takes the zombie for a live
+//   containerd and gives up after 15 s. kill9() therefore kills both; start() drops a pidfile
+//   naming a dead/zombie containerd.
 // - each dockerd starts its own containerd (state in <exec-root>/containerd, root in
 //   <data-root>/containerd): several harness dockerds coexist. Legacy plugin discovery
 //   (/run/docker/plugins) and /etc/docker/key.json are shared by all of them.
-import { ChildProcess, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { isAlive, pidsByComm, procCmdline, run, runOk, RunResult, sleep, terminate, waitDead, signal } from './exec';
+import { atExit, isAlive, pidsByComm, procCmdline, run, runOk, RunResult, sleep, terminate, waitDead, signal } from './exec';
+import { deleteRulesFor, mentionsIf, ruleLines, Table, TABLES, tokenize } from './iptables';
 import { unixRequest } from './unixhttp';
 
 export const DOCKER_CLI = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
@@ -70,7 +78,8 @@ export interface Dockerd {
   alive(): boolean;
   /** SIGTERM, wait (SIGKILL after timeoutMs, default 45 s); also waits for its containerd to exit. */
   stop(opts?: { timeoutMs?: number }): Promise<void>;
-  /** SIGKILL dockerd only (its containerd and the containers survive, as in a real crash). */
+  /** SIGKILL dockerd and its managed containerd (which would die of SIGPIPE at its next log line
+   *  anyway); shims and container processes survive, as in a real crash. */
   kill9(): Promise<void>;
   /** stop() if running, then start again with the same directories and flags; waits for the API. */
   restart(): Promise<void>;
@@ -148,23 +157,7 @@ async function freeAddressPools(): Promise<{ base: string; size: number }[]> {
   return pools.filter((p) => !used.some((u) => overlaps(p.base, u)));
 }
 
-// ------------------------------------------------------------------ iptables
-
-type Table = 'filter' | 'nat';
-
-/** Splits an iptables-save rule line into tokens (double quotes group, as iptables-save writes them). */
-function tokenize(line: string): string[] {
-  const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(line))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]);
-  return out;
-}
-
-async function ruleLines(table: Table): Promise<string[]> {
-  const r = await run('iptables-save', ['-t', table], { timeoutMs: 30_000 });
-  return r.code === 0 ? r.stdout.split('\n').filter((l) => l.startsWith('-A ')) : [];
-}
+// ------------------------------------------------------------------ foreign dockerd rules
 
 /** The lines a starting dockerd flushes: DOCKER* chains, and the nat PREROUTING/OUTPUT jumps to DOCKER. */
 function flushable(table: Table, line: string): boolean {
@@ -185,15 +178,10 @@ async function snapshotFlushable(): Promise<RuleSnapshot> {
   return { filter: filter.filter((l) => flushable('filter', l)), nat: nat.filter((l) => flushable('nat', l)) };
 }
 
-const mentionsIf = (line: string, names: Set<string>) => {
-  const t = tokenize(line);
-  return t.some((tok, i) => names.has(tok) && (t[i - 1] === '-i' || t[i - 1] === '-o'));
-};
-
 /** Puts back the foreign rules our dockerd's start-up flushed (original order, before the RETURNs). */
 async function restoreFlushed(before: RuleSnapshot, ours: Set<string>): Promise<number> {
   let restored = 0;
-  for (const table of ['filter', 'nat'] as Table[]) {
+  for (const table of TABLES) {
     const now = new Set(await ruleLines(table));
     const missing = before[table].filter((l) => !now.has(l) && !mentionsIf(l, ours));
     for (const l of missing.slice().reverse()) {
@@ -205,18 +193,6 @@ async function restoreFlushed(before: RuleSnapshot, ours: Set<string>): Promise<
     }
   }
   return restored;
-}
-
-/** Deletes every rule that matches one of these interfaces with -i/-o. */
-async function deleteRulesFor(ifaces: Set<string>): Promise<void> {
-  if (!ifaces.size) return;
-  for (const table of ['filter', 'nat'] as Table[]) {
-    for (const l of await ruleLines(table)) {
-      if (!mentionsIf(l, ifaces)) continue;
-      const t = tokenize(l);
-      await run('iptables', ['-w', '-t', table, '-D', ...t.slice(1)]);
-    }
-  }
 }
 
 // ------------------------------------------------------------------ cleanup of one base dir
@@ -325,6 +301,45 @@ export async function sweepStaleDockerds(): Promise<string[]> {
   return swept;
 }
 
+// ------------------------------------------------------------------ start-up lock
+
+const LOCK = '/tmp/ocnd.start.lock';
+
+/**
+ * Machine-wide lock around a dockerd start-up: two engines starting at once race on creating the
+ * DOCKER chains (seen: `iptables -t nat -N DOCKER: File exists`, the loser exits), and the
+ * snapshot/restore of foreign rules must not interleave. The lock file holds the owner's PID; a
+ * dead owner's lock is taken over.
+ */
+async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      fs.writeFileSync(LOCK, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let owner = 0;
+      try {
+        owner = Number(fs.readFileSync(LOCK, 'utf8').trim());
+      } catch {
+        continue; // released meanwhile
+      }
+      if (owner && owner !== process.pid && !isAlive(owner)) {
+        fs.rmSync(LOCK, { force: true }); // its owner died holding it
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`dockerd start lock ${LOCK} held by pid ${owner} for too long`);
+      await sleep(50);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(LOCK, { force: true });
+  }
+}
+
 // ------------------------------------------------------------------ the daemon
 
 const live = new Set<DockerdImpl>();
@@ -342,7 +357,6 @@ class DockerdImpl implements Dockerd {
   startupMs = 0;
   defaultBridge = 'docker0';
   private privateBridge?: string;
-  private child?: ChildProcess;
   private args: string[] = [];
   private cleaned = false;
 
@@ -364,8 +378,9 @@ class DockerdImpl implements Dockerd {
     fs.mkdirSync(this.baseDir, { recursive: true, mode: 0o711 });
     this.writeState();
     const foreign = pidsByComm('dockerd').length > 0;
-    if (foreign && linkExists('docker0')) {
-      // another engine owns docker0: our default bridge network gets a bridge of its own
+    if (foreign) {
+      // another engine owns docker0 (even if someone deleted the link meanwhile): our default
+      // bridge network gets a bridge of its own
       this.privateBridge = `ocb-${crypto.createHash('sha1').update(this.name).digest('hex').slice(0, 8)}`;
       this.writeState();
       await run('ip', ['link', 'del', this.privateBridge]);
@@ -383,7 +398,14 @@ class DockerdImpl implements Dockerd {
       await runOk('ip', ['link', 'set', this.privateBridge, 'up']);
       this.defaultBridge = this.privateBridge;
     }
-    const config = { 'default-address-pools': await freeAddressPools(), ...this.opts.daemonConfig };
+    let pools = await freeAddressPools();
+    if (foreign && pools.length) {
+      // engines running side by side each start at a different pool, so that networks created
+      // without --subnet at about the same time do not get the same prefix
+      const k = parseInt(crypto.createHash('sha1').update(this.name).digest('hex').slice(0, 6), 16) % pools.length;
+      pools = [...pools.slice(k), ...pools.slice(0, k)];
+    }
+    const config = { 'default-address-pools': pools, ...this.opts.daemonConfig };
     fs.writeFileSync(path.join(this.baseDir, 'daemon.json'), JSON.stringify(config, null, 1));
     this.args = [
       '--config-file', path.join(this.baseDir, 'daemon.json'),
@@ -398,7 +420,16 @@ class DockerdImpl implements Dockerd {
     ];
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return withStartLock(() => this.startLocked());
+  }
+
+  private async startLocked(): Promise<void> {
+    // dockerd reuses the containerd named in <exec-root>/containerd/containerd.pid if kill(pid, 0)
+    // succeeds, which it does on a zombie (PID 1 here reaps orphans lazily): it then waits 15 s
+    // for a socket nobody serves and exits. A pidfile naming a dead or zombie process goes.
+    const ctrdPidfile = path.join(this.execRoot, 'containerd', 'containerd.pid');
+    if (fs.existsSync(ctrdPidfile) && !this.containerdPid()) fs.rmSync(ctrdPidfile, { force: true });
     const preserve = this.opts.iptables !== false && pidsByComm('dockerd').some((p) => p !== this.pid);
     const before = preserve ? await snapshotFlushable() : undefined;
     const t0 = Date.now();
@@ -413,7 +444,6 @@ class DockerdImpl implements Dockerd {
       child.on('error', () => (exited = true));
       child.on('exit', () => (exited = true));
       child.unref();
-      this.child = child;
       if (!child.pid) throw new Error('could not spawn dockerd');
       this.pid = child.pid;
     } finally {
@@ -476,9 +506,18 @@ class DockerdImpl implements Dockerd {
   }
 
   async kill9(): Promise<void> {
-    if (!this.pid || !isAlive(this.pid)) return;
-    signal(this.pid, 'SIGKILL');
-    await waitDead(this.pid, 10_000);
+    const c = this.containerdPid();
+    if (this.pid && isAlive(this.pid)) {
+      signal(this.pid, 'SIGKILL');
+      await waitDead(this.pid, 10_000);
+    }
+    // The managed containerd logs into a pipe to dockerd: with dockerd gone it dies of SIGPIPE
+    // at its next log line, at some random later moment. Make that deterministic: it goes now.
+    // Shims and container processes live on; the next containerd re-attaches to them.
+    if (c) {
+      signal(c, 'SIGKILL');
+      await waitDead(c, 10_000);
+    }
   }
 
   async restart(): Promise<void> {
@@ -521,7 +560,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
   }
   if (!exitHook) {
     exitHook = true;
-    process.on('exit', () => {
+    // a forgotten engine is told to shut down; the next startDockerd sweeps its directory
+    atExit(() => {
       for (const d of live) if (d.pid && isAlive(d.pid)) signal(d.pid, 'SIGTERM');
     });
   }

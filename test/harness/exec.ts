@@ -161,3 +161,40 @@ export function pidsByComm(comm: string): number[] {
   }
   return out;
 }
+
+// ---------------------------------------------------------------- last-chance cleanup
+
+const exitHooks: (() => void)[] = [];
+let hooked = false;
+
+/**
+ * Registers a synchronous cleanup (e.g. SIGKILL the daemons we spawned) run when the test
+ * process exits, normally or on SIGINT/SIGTERM/SIGHUP (node's default for those is to die
+ * without an 'exit' event; after the hooks the signal's default action still happens).
+ */
+export function atExit(fn: () => void): void {
+  exitHooks.push(fn);
+  if (hooked) return;
+  hooked = true;
+  const runAll = () => {
+    for (const h of exitHooks.splice(0)) {
+      try {
+        h();
+      } catch {
+        /* best effort */
+      }
+    }
+  };
+  process.on('exit', runAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as NodeJS.Signals[]) {
+    const onSig = () => {
+      runAll();
+      // only we listen: re-raise so the process ends as it would have
+      if (process.listenerCount(sig) === 1) {
+        process.removeListener(sig, onSig);
+        process.kill(process.pid, sig);
+      }
+    };
+    process.on(sig, onSig);
+  }
+}

@@ -1,6 +1,6 @@
 // Network namespaces owned by the tests: every name starts with `ocnt-`, nothing else is touched.
 import { ChildProcess, spawn } from 'child_process';
-import { isAlive, run, runOk, RunOptions, RunResult, sleep, terminate } from './exec';
+import { atExit, isAlive, run, runOk, RunOptions, RunResult, sleep, terminate } from './exec';
 
 export const NS_PREFIX = 'ocnt-';
 
@@ -58,7 +58,7 @@ export interface NsProcess {
 }
 
 const nsProcs = new Set<ChildProcess>();
-process.on('exit', () => {
+atExit(() => {
   for (const c of nsProcs) if (c.pid && isAlive(c.pid)) c.kill('SIGKILL');
 });
 

@@ -5,7 +5,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { isAlive, signal, sleep, waitDead } from './exec';
+import { atExit, isAlive, signal, sleep, waitDead } from './exec';
 import { OVSDB_REMOTE } from './ovs';
 import { repoRoot } from './paths';
 import { unixRequest } from './unixhttp';
@@ -84,7 +84,7 @@ export async function pluginCall<T = unknown>(socket: string, method: string, bo
 }
 
 const running = new Set<ChildProcess>();
-process.on('exit', () => {
+atExit(() => {
   for (const c of running) if (c.pid && isAlive(c.pid)) c.kill('SIGKILL');
 });
 
@@ -173,12 +173,14 @@ class PluginImpl implements Plugin {
     const child = this.child;
     if (!child || !this.exit) return { code: null, signal: null };
     child.ref(); // keep the event loop alive while we wait for it
+    let timer: NodeJS.Timeout | undefined;
     if (isAlive(this.pid)) {
-      signal(this.pid, 'SIGTERM');
-      const t = await Promise.race([this.exit, sleep(opts.timeoutMs ?? 10_000).then(() => undefined)]);
-      if (!t) signal(this.pid, 'SIGKILL');
+      const pid = this.pid;
+      signal(pid, 'SIGTERM');
+      timer = setTimeout(() => signal(pid, 'SIGKILL'), opts.timeoutMs ?? 10_000);
     }
     const r = await this.exit;
+    clearTimeout(timer);
     child.unref();
     return r;
   }

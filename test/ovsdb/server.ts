@@ -32,6 +32,8 @@ export interface OvsdbServer {
   stop(): Promise<void>;
   /** SIGKILL, no waiting, no cleanup: simulates a crash. */
   kill9(): void;
+  /** Resolves once the current process has exited (e.g. after kill9()). */
+  waitExit(): Promise<void>;
   /** (Re)starts the server on the same database file, waiting until it accepts connections. */
   restart(): Promise<void>;
 }
@@ -109,6 +111,9 @@ export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts
     },
     kill9() {
       child?.kill('SIGKILL');
+    },
+    waitExit() {
+      return exited;
     },
     async restart() {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -40,7 +40,7 @@ interface IpLink {
   linkinfo?: { info_kind?: string };
 }
 interface IpAddr {
-  addr_info: { family: string; local: string; prefixlen: number }[];
+  addr_info: { family: string; local: string; prefixlen: number; nodad?: boolean; tentative?: boolean }[];
 }
 
 const ipLink = (name: string): IpLink => (JSON.parse(sh('ip', '-j', '-d', 'link', 'show', 'dev', name)) as IpLink[])[0];
@@ -182,6 +182,10 @@ function defineTests(): void {
     const got = ipAddrs('ocnth0');
     for (const a of ['198.18.7.1/24', 'fd00:7::1/64', 'fd00:8::1/64']) assert.ok(got.includes(a), `${a} in ${got}`);
     assert.equal(got.filter((a) => a === '198.18.7.1/24').length, 1);
+    const v6 = (JSON.parse(sh('ip', '-j', 'addr', 'show', 'dev', 'ocnth0')) as IpAddr[])[0].addr_info;
+    const noDad = v6.find((a) => a.local === 'fd00:7::1');
+    assert.equal(noDad?.nodad, true); // usable at once: never tentative
+    assert.equal(noDad?.tentative, undefined);
     await assert.rejects(links.addAddress('ocntnone', '198.18.7.2/24'), code('ENODEV'));
   });
 

@@ -1,0 +1,77 @@
+// Drives the plugin straight at its socket like dockerd would, and plays the container side
+// (a namespace the test owns) where dockerd would move the veth.
+import * as crypto from 'node:crypto';
+import assert from 'node:assert/strict';
+import type { Plugin } from '../harness/plugin';
+import { run, runOk } from '../harness/exec';
+import { createNetns } from '../harness/netns';
+import { vethNames } from '../../src/netlink/names';
+
+export const hexId = () => crypto.randomBytes(32).toString('hex');
+
+export async function ok<T = Record<string, unknown>>(p: Plugin, method: string, body?: unknown): Promise<T> {
+  const r = await p.call<T>(method, body);
+  assert.equal(r.status, 200, `${method}: ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+export async function err(p: Plugin, method: string, body: unknown): Promise<string> {
+  const r = await p.call<{ Err?: string }>(method, body);
+  assert.notEqual(r.status, 200, `${method} should fail: ${JSON.stringify(r.body)}`);
+  assert.ok(r.body.Err, `an Err message: ${JSON.stringify(r.body)}`);
+  return r.body.Err;
+}
+
+export function createNetworkBody(id: string, pool: string, gateway: string | undefined, opts: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
+  return {
+    NetworkID: id,
+    Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': opts, ...extra },
+    IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: pool, ...(gateway ? { Gateway: gateway } : {}) }],
+    IPv6Data: [],
+  };
+}
+
+export interface Attached {
+  endpointId: string;
+  ns: string;
+  host: string;
+  mac: string;
+}
+
+/** CreateEndpoint + Join, then move the container end into a namespace as eth0 (dockerd's part). */
+export async function attach(p: Plugin, networkId: string, cidr: string, nsName: string, mac = ''): Promise<Attached> {
+  const endpointId = hexId();
+  const ce = await ok<{ Interface?: { MacAddress?: string } }>(p, 'NetworkDriver.CreateEndpoint', {
+    NetworkID: networkId, EndpointID: endpointId, Interface: { Address: cidr, AddressIPv6: '', MacAddress: mac }, Options: {},
+  });
+  const join = await ok<{ InterfaceName: { SrcName: string } }>(p, 'NetworkDriver.Join', {
+    NetworkID: networkId, EndpointID: endpointId, SandboxKey: `/var/run/docker/netns/${nsName}`, Options: {},
+  });
+  const ns = await createNetns(nsName);
+  const src = join.InterfaceName.SrcName;
+  await runOk('ip', ['link', 'set', src, 'netns', ns]);
+  await runOk('ip', ['-n', ns, 'link', 'set', src, 'name', 'eth0']);
+  await runOk('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', 'eth0']);
+  await runOk('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+  return { endpointId, ns, host: vethNames(endpointId).host, mac: mac || ce.Interface?.MacAddress || '' };
+}
+
+export async function linkExists(name: string, ns?: string): Promise<boolean> {
+  const args = ns ? ['-n', ns, 'link', 'show', name] : ['link', 'show', name];
+  return (await run('ip', args)).code === 0;
+}
+
+export async function waitGone(name: string, ms = 5000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (!(await linkExists(name))) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+/** `arping` from a namespace: true when the target answered. */
+export async function arpReachable(ns: string, target: string): Promise<boolean> {
+  const r = await run('ip', ['netns', 'exec', ns, 'busybox', 'arping', '-c', '2', '-w', '2', '-I', 'eth0', target], { timeoutMs: 10_000 });
+  return /Received [1-9]/.test(r.stdout + r.stderr);
+}
