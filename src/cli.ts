@@ -2,11 +2,13 @@
 import { daemonHelp, parseDaemonConfig } from './config';
 import { errorMessage, InputError } from './util/errors';
 import { runDaemon } from './daemon';
+import { chassisMain } from './chassis-cli';
 
 const USAGE = `Usage: ovs-container-network <command> [flags]
 
 Commands:
   daemon     serve Docker's NetworkDriver and IpamDriver protocols (see: daemon --help)
+  chassis    setup | status: make this host an OVN chassis, or show whether it is bound
   help       show this help`;
 
 export async function main(argv: string[]): Promise<void> {
@@ -19,6 +21,9 @@ export async function main(argv: string[]): Promise<void> {
         await runDaemon(config);
         return;
       }
+      case 'chassis':
+        await chassisMain(rest, process.env);
+        return;
       case undefined: case 'help': case '--help': case '-h':
         console.log(USAGE);
         return;

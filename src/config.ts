@@ -12,6 +12,12 @@ export interface DaemonConfig {
   defaultPools: string;
   defaultPools6: string;
   stateTimeoutMs: number;
+  ovnNb: string;
+  ovnSb: string;
+  encap: string;
+  encapIp: string;
+  systemId: string;
+  ovnPortTimeoutMs: number;
 }
 
 interface FlagSpec {
@@ -46,6 +52,20 @@ export const DAEMON_FLAGS: FlagSpec[] = [
   { flag: 'stateTimeoutMs', cli: '--state-timeout-ms', env: 'OCN_STATE_TIMEOUT_MS', def: '20000',
     help: 'how long a request waits for OVSDB at start before failing with a clear error',
     parse: (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 100) throw new InputError(`--state-timeout-ms: "${v}" must be an integer >= 100`); return n; } },
+  { flag: 'ovnNb', cli: '--ovn-nb', env: 'OCN_OVN_NB', def: '',
+    help: 'OVN Northbound database (unix:, tcp: or ssl:, comma-separated cluster members); enables -o ovn.switch networks' },
+  { flag: 'ovnSb', cli: '--ovn-sb', env: 'OCN_OVN_SB', def: '',
+    help: 'OVN Southbound database for ovn-controller; with --encap-ip, sets this host up as a chassis at start' },
+  { flag: 'encap', cli: '--encap', env: 'OCN_ENCAP', def: 'geneve',
+    help: 'tunnel encapsulation of this chassis: geneve or vxlan',
+    parse: (v) => { if (v !== 'geneve' && v !== 'vxlan') throw new InputError(`--encap: "${v}" is not one of geneve, vxlan`); return v; } },
+  { flag: 'encapIp', cli: '--encap-ip', env: 'OCN_ENCAP_IP', def: '',
+    help: 'this host\'s tunnel endpoint address (ovn-encap-ip)' },
+  { flag: 'systemId', cli: '--system-id', env: 'OCN_SYSTEM_ID', def: '',
+    help: 'chassis name (external_ids:system-id); default: keep the one set, else the host name' },
+  { flag: 'ovnPortTimeoutMs', cli: '--ovn-port-timeout-ms', env: 'OCN_OVN_PORT_TIMEOUT_MS', def: '10000',
+    help: 'how long Join waits for ovn-controller to install a port before failing',
+    parse: (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 100) throw new InputError(`--ovn-port-timeout-ms: "${v}" must be an integer >= 100`); return n; } },
 ];
 
 export function daemonHelp(): string {

@@ -18,6 +18,12 @@ import { OvsNetworkDriver } from './driver/network-driver';
 import { NetworkInfra } from './driver/infra';
 import { reconcile } from './driver/reconcile';
 import { listenPluginSocket } from './server/plugin-server';
+import { NB_MONITOR } from './ovn/nb';
+import { OvnNetworks } from './driver/ovn-network';
+import { chassisSetupOps } from './ovs/chassis';
+import { externalIds } from './ovs/db';
+import { ROOT_TABLE } from './ovs/open-vswitch';
+import * as os from 'node:os';
 
 /** Tables and columns the daemon replicates from the Open_vSwitch database. */
 export const VSWITCH_MONITOR = {
@@ -79,14 +85,26 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   });
   let driver!: OvsNetworkDriver;
   const firewall = new Firewall(config.name, () => driver.firewallState(), log.child({ component: 'firewall' }));
-  driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log });
+  const nbClient = config.ovnNb
+    ? new OvsdbClient({ remote: config.ovnNb, database: 'OVN_Northbound', monitor: NB_MONITOR, logger: log.child({ component: 'ovn-nb' }) })
+    : undefined;
+  const hostId = (): string => {
+    const root = [...db.rows(ROOT_TABLE)][0];
+    return (root && externalIds(root)['system-id']) || config.systemId || os.hostname();
+  };
+  const ovn = nbClient ? new OvnNetworks({ nb: dbFromClient(nbClient), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
+  driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, ovn, ovnPortTimeoutMs: config.ovnPortTimeoutMs });
   const infra = new NetworkInfra(db, links, config.name);
 
   const ready = (async () => {
-    await client.connect();
+    await Promise.all([client.connect(), nbClient?.connect()]);
+    if (config.ovnSb && config.encapIp) {
+      await db.transact(chassisSetupOps(db, { ovnSb: config.ovnSb, encap: config.encap as 'geneve' | 'vxlan', encapIp: config.encapIp, systemId: config.systemId }));
+      log.info({ ovnSb: config.ovnSb, encapIp: config.encapIp }, 'chassis set up');
+    }
     ipam.load();
     driver.load();
-    const report = await reconcile(driver, infra, db, links, log);
+    const report = await reconcile(driver, infra, db, links, log, ovn, ipam);
     await firewall.apply();
     log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ms: Date.now() - started }, 'state loaded and reconciled');
   })();
@@ -112,6 +130,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await driver.drain();
     client.close();
+    nbClient?.close();
     linkManager.close();
     linkDeleter.close();
     ethtool.close();

@@ -17,6 +17,8 @@ export interface NetworkRecord {
   /** The plugin created the bridge, so it may delete it with its last network. */
   createdBridge: boolean;
   createdUplink: boolean;
+  /** OVN networks: the logical switch bound and this network's reference on it. */
+  ovn?: { switch: string; ref: string; createdSwitch?: boolean };
 }
 
 export interface Endpoint {

@@ -20,6 +20,9 @@ import { parseNetworkOptions } from './options';
 import { NetworkInfra, resolveDatapath } from './infra';
 import { publishedPorts } from './ports';
 import { parseCidr } from '../ipam/cidr';
+import { OvnNetworks } from './ovn-network';
+import { lspName } from '../ovn/logical-switch-port';
+import { ROOT_TABLE } from '../ovs/open-vswitch';
 
 export interface DriverDeps {
   name: string;
@@ -32,6 +35,10 @@ export interface DriverDeps {
   log: Logger;
   /** How long Join waits for ovs-vswitchd to report the port working. */
   portReadyTimeoutMs?: number;
+  /** OVN mode (daemon started with --ovn-nb). */
+  ovn?: OvnNetworks;
+  /** How long Join waits for ovn-controller to install an OVN port. */
+  ovnPortTimeoutMs?: number;
 }
 
 const GENERIC = 'com.docker.network.generic';
@@ -83,7 +90,8 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   }
 
   async getCapabilities(): Promise<P.CapabilitiesResponse> {
-    return { Scope: this.d.scope, ConnectivityScope: this.d.scope };
+    // Connectivity is global: an OVN network spans hosts even when Docker's view of it is local.
+    return { Scope: this.d.scope, ConnectivityScope: 'global' };
   }
 
   async gwAllocCheck(): Promise<P.GwAllocCheckResponse> {
@@ -113,6 +121,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         parseCidr(d.Pool, 'subnet');
         if (d.Gateway) parseCidr(d.Gateway, 'gateway');
       }
+      if (opts.ovn) this.checkOvnNetwork(opts, ipv4);
       const rec: NetworkRecord = {
         id: req.NetworkID,
         options: opts,
@@ -124,14 +133,21 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         createdUplink: false,
       };
       if (ipv6Data.length && rec.mtu < 1280) throw new InputError(`option mtu: ${rec.mtu} is below 1280, the IPv6 minimum`);
-      const ops = await this.infra.planCreate(rec);
-      await this.d.db.transact([...ops, ...this.d.kv.ops({ set: { [this.netPrefix + rec.id]: JSON.stringify(rec) } })]);
+      if (opts.ovn) await this.d.ovn!.bind(rec);
+      try {
+        const ops = await this.infra.planCreate(rec);
+        await this.d.db.transact([...ops, ...this.d.kv.ops({ set: { [this.netPrefix + rec.id]: JSON.stringify(rec) } })]);
+      } catch (err) {
+        if (rec.ovn) await this.d.ovn!.unbind(rec).catch(() => undefined);
+        throw err;
+      }
       this.networks.set(rec.id, rec);
       try {
         await this.infra.configureGateway(rec);
         if (rec.gatewayPort) await this.d.firewall.apply();
+        const book = rec.ovn ? this.d.ovn!.book(rec) : undefined;
         for (const d of [...ipv4, ...ipv6Data]) {
-          if (this.d.ipam.isOurSpace(d.AddressSpace)) await this.d.ipam.bindNetwork(d.AddressSpace, d.Pool, rec.id);
+          if (this.d.ipam.isOurSpace(d.AddressSpace)) await this.d.ipam.bindNetwork(d.AddressSpace, d.Pool, rec.id, book);
         }
       } catch (err) {
         this.d.log.warn({ network: short(rec.id), err: String(err) }, 'network create failed, rolling back');
@@ -141,6 +157,27 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       this.d.log.info({ network: short(rec.id), bridge: opts.bridge, datapath: rec.datapath, vlan: opts.vlan, gateway: rec.gatewayPort ?? 'none' }, 'network created');
       return ok();
     });
+  }
+
+  /** An OVN network needs OVN, this host set up as a chassis, and addresses unique across hosts. */
+  private checkOvnNetwork(opts: ReturnType<typeof parseNetworkOptions>, ipv4: P.IPAMData[]): void {
+    if (!this.d.ovn) throw new InputError('option ovn.switch needs the daemon to run with --ovn-nb <remote> (the OVN Northbound database)');
+    for (const d of ipv4) {
+      if (!this.d.ipam.isOurSpace(d.AddressSpace) && d.Pool !== '0.0.0.0/0') {
+        throw new InputError(`ovn.switch networks span hosts: create them with --ipam-driver ${this.d.name} (Docker's default IPAM allocates per host and would hand the same address out on two hosts), or with --ipam-driver null when a DHCP server on the segment assigns addresses`);
+      }
+    }
+    const root = [...this.d.db.rows(ROOT_TABLE)][0];
+    const ids = (root?.external_ids ?? {}) as Record<string, string>;
+    const integration = ids['ovn-bridge'] || 'br-int';
+    if (opts.bridge === 'br-int') opts.bridge = integration;
+    if (!findBridge(this.d.db, opts.bridge)) {
+      throw new InputError(`bridge ${opts.bridge} does not exist: set this host up as an OVN chassis first (ovs-container-network chassis setup --ovn-sb ... --encap-ip ...) and start ovn-controller`);
+    }
+    const encap = ids['ovn-encap-type'];
+    if (opts.ovn!.encap && encap && !encap.split(',').includes(opts.ovn!.encap)) {
+      throw new InputError(`option ovn.encap=${opts.ovn!.encap} conflicts with this chassis' ovn-encap-type ${encap}`);
+    }
   }
 
   private async removeNetwork(rec: NetworkRecord): Promise<void> {
@@ -156,7 +193,9 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     for (const e of stale) {
       this.endpoints.delete(e.id);
       this.deleteLinkLater(e.hostIf);
+      if (rec.ovn) await this.d.ovn!.deletePort(e.id);
     }
+    if (rec.ovn) await this.d.ovn!.unbind(rec);
     if (rec.gatewayPort || stale.some((e) => e.ports.length)) await this.d.firewall.apply();
   }
 
@@ -206,12 +245,15 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         if (net.datapath === 'netdev') {
           await Promise.all([this.d.links.disableTxChecksum(names.host), this.d.links.disableTxChecksum(names.container)]);
         }
-        await this.d.db.transact(addPortOps(bridge._uuid, {
-          name: names.host, type: '', tag: net.options.vlan,
-          externalIds: { [OWNER]: this.d.name, [OWNER_TYPE]: 'endpoint', ...endpointToIds(ep, net) },
-        }));
+        const ids: Record<string, string> = { [OWNER]: this.d.name, [OWNER_TYPE]: 'endpoint', ...endpointToIds(ep, net) };
+        if (net.ovn) {
+          await this.d.ovn!.addPort(net, ep);
+          ids['iface-id'] = lspName(ep.id);
+        }
+        await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', tag: net.options.vlan, externalIds: ids }));
       } catch (err) {
         await this.d.links.deleteLink(names.host);
+        if (net.ovn) await this.d.ovn!.deletePort(ep.id).catch(() => undefined);
         throw err;
       }
       this.endpoints.set(ep.id, ep);
@@ -237,6 +279,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       await this.d.db.transact(deletePortOps(this.d.db, ep.hostIf));
       this.endpoints.delete(ep.id);
       this.deleteLinkLater(ep.hostIf);
+      if (this.networks.get(ep.networkId)?.ovn) await this.d.ovn!.deletePort(ep.id);
       if (ep.ports.length) await this.d.firewall.apply();
       return ok();
     });
@@ -257,7 +300,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const net = this.network(req.NetworkID, 'Join');
       const ep = this.endpoints.get(req.EndpointID);
       if (!ep) throw new InputError(`Join: endpoint ${short(req.EndpointID)} does not exist`);
-      const pending: Promise<unknown>[] = [this.waitPortReady(ep)];
+      const pending: Promise<unknown>[] = [net.ovn ? this.waitOvnInstalled(ep) : this.waitPortReady(ep)];
       if (req.SandboxKey && ep.sandbox !== req.SandboxKey) {
         ep.sandbox = req.SandboxKey;
         pending.push(this.d.db.transact(setPortExternalIdsOps(this.d.db, ep.hostIf, { [EP.sandbox]: req.SandboxKey })));
@@ -282,6 +325,18 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     } catch {
       const row = findInterface(this.d.db, ep.hostIf);
       this.d.log.warn({ endpoint: short(ep.id), port: ep.hostIf, error: row?.error }, `port not reported ready by ovs-vswitchd within ${timeout} ms`);
+    }
+  }
+
+  /** OVN: the port is really up once ovn-controller has installed its flows (ovn-installed). */
+  private async waitOvnInstalled(ep: Endpoint): Promise<void> {
+    const timeout = this.d.ovnPortTimeoutMs ?? 10_000;
+    const started = Date.now();
+    try {
+      await this.d.db.waitFor('Interface', (r) => (r.name === ep.hostIf && externalIds(r)['ovn-installed'] === 'true' ? true : undefined), timeout);
+      this.d.log.debug({ endpoint: short(ep.id), ms: Date.now() - started }, 'ovn port installed');
+    } catch {
+      throw new Error(`Join: OVN did not install port ${lspName(ep.id)} within ${timeout} ms: is ovn-controller running on this host and connected to the Southbound database?`);
     }
   }
 

@@ -6,7 +6,21 @@ export const MTU_KEY = 'com.docker.network.driver.mtu';
 export type Datapath = 'system' | 'netdev';
 export type GatewayMode = 'local' | 'external';
 
+export interface OvnOptions {
+  /** Logical switch the network is (created if missing, bound if it exists). */
+  switch: string;
+  /** Logical router connecting the tenant's switches; the gateway is its port. */
+  router?: string;
+  /** Expected tunnel encapsulation of this chassis (geneve or vxlan). */
+  encap?: 'geneve' | 'vxlan';
+  dhcp: boolean;
+  dns: string[];
+  leaseTime: number;
+  domain?: string;
+}
+
 export interface NetworkOptions {
+  ovn?: OvnOptions;
   bridge: string;
   /** undefined: detect (system if the kernel has the openvswitch module, netdev otherwise). */
   datapath?: Datapath;
@@ -35,11 +49,27 @@ export const OPTION_DOCS: OptionDoc[] = [
   { key: 'external_ids', accepts: 'k1=v1,k2=v2', help: 'extra external_ids recorded on every port and interface of the network' },
   { key: 'gateway', accepts: 'local | external', help: 'local: gateway address on an OVS internal port, NAT egress and published ports; external: L2 only, a router on the uplink' },
   { key: 'uplink', accepts: 'interface name', help: 'physical interface added to the bridge as a trunk port (needs gateway=external)' },
+  { key: 'ovn.switch', accepts: 'name, 1-64 chars', help: 'the network is this OVN logical switch, created if missing or bound if it exists (same name on every host = one L2 domain)' },
+  { key: 'ovn.router', accepts: 'name, 1-64 chars', help: "OVN logical router connecting the tenant's switches; the gateway address is its port (default: ocn-<tenant_id> when tenant_id is set)" },
+  { key: 'ovn.encap', accepts: 'geneve | vxlan', help: "the tunnel type this host's chassis must use; a mismatch with the chassis setup is an error" },
+  { key: 'dhcp', accepts: 'true | false', help: 'OVN native DHCP on the switch (router, DNS, lease time, domain, MTU)' },
+  { key: 'ipam', accepts: 'ovn', help: 'same as dhcp=true: addresses are also served by OVN DHCP' },
+  { key: 'dhcp.dns', accepts: 'IPs, comma-separated', help: 'DNS servers handed out by OVN DHCP' },
+  { key: 'dhcp.lease_time', accepts: '60-31536000 seconds', help: 'OVN DHCP lease time (default 3600)' },
+  { key: 'dhcp.domain', accepts: 'domain name', help: 'domain name handed out by OVN DHCP' },
 ];
 
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 const TENANT_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const EXTID_KEY_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
+const OVN_NAME_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
+const DOMAIN_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+function ovnName(key: string, v: string): string {
+  if (!OVN_NAME_RE.test(v)) throw new InputError(`option ${key}: "${v}" is not valid; accepted: 1-64 characters from A-Z a-z 0-9 _ . : -`);
+  return v;
+}
 
 function ifname(key: string, v: string): string {
   if (!IFNAME_RE.test(v) || v === '.' || v === '..') {
@@ -74,6 +104,8 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
   const o: NetworkOptions = { bridge: 'br-int', externalIds: {}, gateway: 'local' };
   let mtu: number | undefined;
   let dockerMtu: number | undefined;
+  const ovn: Partial<OvnOptions> & { dhcp?: boolean } = {};
+  let gatewayGiven = false;
   const known = OPTION_DOCS.map((d) => d.key);
   for (const [key, raw] of Object.entries(generic ?? {})) {
     if (typeof raw !== 'string') throw new InputError(`option ${key}: value must be a string`);
@@ -90,7 +122,21 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
         o.tenantId = v;
         break;
       case 'external_ids': o.externalIds = parseExternalIds(v); break;
-      case 'gateway': o.gateway = oneOf(key, v, ['local', 'external'] as const); break;
+      case 'gateway': o.gateway = oneOf(key, v, ['local', 'external'] as const); gatewayGiven = true; break;
+      case 'ovn.switch': ovn.switch = ovnName(key, v); break;
+      case 'ovn.router': ovn.router = ovnName(key, v); break;
+      case 'ovn.encap': ovn.encap = oneOf(key, v, ['geneve', 'vxlan'] as const); break;
+      case 'dhcp': ovn.dhcp = oneOf(key, v, ['true', 'false'] as const) === 'true'; break;
+      case 'ipam': oneOf(key, v, ['ovn'] as const); ovn.dhcp = true; break;
+      case 'dhcp.dns':
+        ovn.dns = v.split(',').map((x) => x.trim()).filter(Boolean);
+        for (const d of ovn.dns) if (!IPV4_RE.test(d)) throw new InputError(`option dhcp.dns: "${d}" is not an IPv4 address`);
+        break;
+      case 'dhcp.lease_time': ovn.leaseTime = intIn(key, v, 60, 31_536_000, '60-31536000 seconds'); break;
+      case 'dhcp.domain':
+        if (!DOMAIN_RE.test(v)) throw new InputError(`option dhcp.domain: "${v}" is not a domain name`);
+        ovn.domain = v;
+        break;
       case 'uplink': o.uplink = ifname(key, v); break;
       default:
         throw new InputError(`unknown option "${key}"; known options: ${known.join(', ')}`);
@@ -104,5 +150,22 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
     throw new InputError('options uplink and gateway=local conflict: a network with an uplink is routed outside; add -o gateway=external');
   }
   if (o.uplink && o.uplink === o.bridge) throw new InputError(`options uplink and bridge conflict: both are "${o.uplink}"`);
+  const ovnKeys = Object.keys(generic ?? {}).filter((k) => k.startsWith('ovn.') || k.startsWith('dhcp') || k === 'ipam');
+  if (ovnKeys.length && !ovn.switch) throw new InputError(`option ${ovnKeys[0]} needs ovn.switch: it only applies to OVN networks`);
+  if (ovn.switch) {
+    if (o.vlan !== undefined) throw new InputError('options vlan and ovn.switch conflict: an OVN logical switch is its own L2 domain');
+    if (o.uplink) throw new InputError('options uplink and ovn.switch conflict: OVN reaches the outside through a gateway router');
+    if (gatewayGiven && o.gateway === 'local') throw new InputError('options gateway=local and ovn.switch conflict: the gateway of an OVN network is its logical router port (ovn.router)');
+    o.gateway = 'external';
+    o.ovn = {
+      switch: ovn.switch,
+      router: ovn.router ?? (o.tenantId ? `ocn-${o.tenantId}` : undefined),
+      encap: ovn.encap,
+      dhcp: ovn.dhcp ?? false,
+      dns: ovn.dns ?? [],
+      leaseTime: ovn.leaseTime ?? 3600,
+      domain: ovn.domain,
+    };
+  }
   return o;
 }

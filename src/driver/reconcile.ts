@@ -9,6 +9,8 @@ import type { LinkInfo, LinkOps } from './links';
 import type { OvsNetworkDriver } from './network-driver';
 import type { NetworkInfra } from './infra';
 import type { Endpoint } from './model';
+import type { OvnNetworks } from './ovn-network';
+import type { Ipam } from '../ipam/ipam';
 
 export interface ReconcileReport {
   endpoints: number;
@@ -29,7 +31,7 @@ export function staleReason(ep: Endpoint, links: Map<string, LinkInfo>, networkK
   return undefined;
 }
 
-export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, db: Db, links: LinkOps, log: Logger): Promise<ReconcileReport> {
+export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, db: Db, links: LinkOps, log: Logger, ovn?: OvnNetworks, ipam?: Ipam): Promise<ReconcileReport> {
   const all = await links.listLinks();
   const byName = new Map(all.map((l) => [l.name, l]));
   const report: ReconcileReport = { endpoints: driver.endpoints.size, staleEndpoints: [], orphanVeths: [], gatewaysRestored: 0 };
@@ -48,7 +50,18 @@ export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, d
       driver.endpoints.delete(ep.id);
       report.staleEndpoints.push(ep.id);
       if (byName.has(ep.hostIf)) await links.deleteLink(ep.hostIf);
+      if (ovn) await ovn.deletePort(ep.id);
     }
+  }
+
+  if (ovn) {
+    // Logical ports this host made for endpoints it no longer has (a crash mid-attach).
+    for (const id of ovn.strayPorts(new Set(driver.endpoints.keys()), new Set(driver.networks.keys()))) {
+      log.info({ endpoint: id.slice(0, 12) }, 'removing stray OVN logical port');
+      await ovn.deletePort(id);
+      report.staleEndpoints.push(id);
+    }
+    for (const net of driver.networks.values()) if (net.ovn && ipam) ipam.attachShared(net.id, ovn.book(net));
   }
 
   // Veths of ours that no OVS port references (a crash between creating the veth and the port).

@@ -28,7 +28,15 @@ export interface PoolRecord {
 
 export type AddressRole = 'gw' | 'ep';
 
+/** Reservations shared by every host (an OVN logical switch's address book). */
+export interface SharedAddresses {
+  taken(): Set<string>;
+  reserve(ip: string, role: AddressRole): Promise<boolean>;
+  release(ip: string): Promise<void>;
+}
+
 interface Pool {
+  shared?: SharedAddresses;
   rec: PoolRecord;
   cidr: Cidr;
   range: { first: bigint; last: bigint };
@@ -201,17 +209,39 @@ export class Ipam implements IpamDriver {
         throw new ConflictError(`RequestAddress: ${req.Address} is already in use in ${pool.rec.pool}${holder === 'gw' ? ' (the gateway)' : ''}`);
       }
       ip = value;
+      if (pool.shared && !(await pool.shared.reserve(req.Address, role))) {
+        throw new ConflictError(`RequestAddress: ${req.Address} is already in use in ${pool.rec.pool} on another host`);
+      }
     } else if (role === 'gw') {
       ip = pool.range.first;
       const holder = pool.taken.get(ip);
       if (holder === 'gw') return this.answer(pool, ip);
       if (holder !== undefined) ip = this.nextFree(pool);
     } else {
-      ip = this.nextFree(pool);
+      ip = pool.shared ? await this.nextSharedFree(pool) : this.nextFree(pool);
     }
-    await this.kv.commit({ set: { [this.addrKey(pool, ip)]: role } });
+    try {
+      await this.kv.commit({ set: { [this.addrKey(pool, ip)]: role } });
+    } catch (err) {
+      if (pool.shared && role !== 'gw') await pool.shared.release(bigIntToIp(ip, pool.cidr.v6));
+      throw err;
+    }
     pool.taken.set(ip, role);
     return this.answer(pool, ip);
+  }
+
+  /** Picks a free address and reserves it cluster-wide; a lost race moves on to the next one. */
+  private async nextSharedFree(pool: Pool): Promise<bigint> {
+    const shared = pool.shared!;
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const elsewhere = shared.taken();
+      const skip = new Map(pool.taken);
+      for (const a of elsewhere) skip.set(ipToBigInt(a).value, 'ep');
+      const cand = this.nextFree({ ...pool, taken: skip });
+      pool.cursor = cand + 1n > pool.range.last ? pool.range.first : cand + 1n;
+      if (await shared.reserve(bigIntToIp(cand, pool.cidr.v6), 'ep')) return cand;
+    }
+    throw new ConflictError(`RequestAddress: could not reserve an address in ${pool.rec.pool} (too much contention between hosts)`);
   }
 
   private answer(pool: Pool, ip: bigint): RequestAddressResponse {
@@ -244,18 +274,36 @@ export class Ipam implements IpamDriver {
     }
     if (!pool.taken.has(ip)) return {};
     await this.kv.commit({ del: [this.addrKey(pool, ip)] });
+    if (pool.shared && pool.taken.get(ip) !== 'gw') await pool.shared.release(bigIntToIp(ip, pool.cidr.v6));
     pool.taken.delete(ip);
     return {};
   }
 
-  /** Called by the network driver: which Docker network uses this subnet in our address space. */
-  async bindNetwork(space: string, poolCidr: string, networkId: string): Promise<void> {
+  /**
+   * Called by the network driver: which Docker network uses this subnet in our address space,
+   * and, for a network spanning hosts, the shared book its addresses must also be reserved in
+   * (the gateway and any address allocated before the binding are reserved there now).
+   */
+  async bindNetwork(space: string, poolCidr: string, networkId: string, shared?: SharedAddresses): Promise<void> {
     for (const p of this.pools.values()) {
-      if (p.rec.space === space && p.rec.pool === poolCidr && p.rec.network !== networkId) {
+      if (p.rec.space !== space || p.rec.pool !== poolCidr) continue;
+      if (p.rec.network !== networkId) {
         p.rec.network = networkId;
         await this.kv.commit({ set: { [this.poolPrefix + p.rec.id]: JSON.stringify(p.rec) } });
       }
+      if (shared) {
+        p.shared = shared;
+        for (const [ip, role] of p.taken) {
+          const text = bigIntToIp(ip, p.cidr.v6);
+          if (!(await shared.reserve(text, role))) throw new ConflictError(`address ${text} of subnet ${poolCidr} is already in use on another host`);
+        }
+      }
     }
+  }
+
+  /** After a restart: the pools of networks spanning hosts get their shared book back. */
+  attachShared(networkId: string, shared: SharedAddresses): void {
+    for (const p of this.pools.values()) if (p.rec.network === networkId) p.shared = shared;
   }
 
   /** For the control API and tests. */

@@ -1,0 +1,56 @@
+// Plugin daemons under test: the product (bin/ovs-container-network), the product with Join's
+// wait removed (nowait-daemon.ts) and the exec-based reference (exec-plugin.ts). Each is started
+// through the test harness and registered for cleanup: stop, then remove the iptables chains the
+// daemon leaves by design and its records in the Open_vSwitch row.
+import * as path from 'node:path';
+import { startPlugin, Plugin } from '../../test/harness/plugin';
+import { purgeChains } from '../../test/harness/iptables';
+import { run } from '../../test/harness/exec';
+import { chainNames } from '../../src/net/firewall';
+import { PluginClient } from './client';
+import { onCleanup } from './cleanup';
+import { shortHex } from './util';
+
+export type Flavour = 'product' | 'nowait' | 'exec';
+
+export interface BenchPlugin {
+  flavour: Flavour;
+  name: string;
+  pid: number;
+  client: PluginClient;
+  plugin: Plugin;
+  /** Stops the daemon and removes what it leaves behind (idempotent). */
+  stop(): Promise<void>;
+}
+
+export const RUN_TAG = shortHex(4);
+
+function binFor(f: Flavour): string | undefined {
+  if (f === 'product') return undefined; // the harness default: <repo>/bin/ovs-container-network
+  return path.join(__dirname, '..', f === 'exec' ? 'exec-plugin.js' : 'nowait-daemon.js');
+}
+
+/** Removes external_ids keys of the Open_vSwitch row starting with `ocn.<name>.` (IPAM/network records). */
+export async function removeRecords(name: string): Promise<void> {
+  const r = await run('ovs-vsctl', ['--timeout=10', '--format=json', '--columns=external_ids', 'list', 'Open_vSwitch', '.']);
+  if (r.code !== 0) return;
+  const data = JSON.parse(r.stdout) as { data: [[string, [string, string][]]][] };
+  const keys = (data.data[0]?.[0]?.[1] ?? []).map(([k]) => k).filter((k) => k.startsWith(`ocn.${name}.`));
+  for (let i = 0; i < keys.length; i += 200) {
+    await run('ovs-vsctl', ['--timeout=30', 'remove', 'Open_vSwitch', '.', 'external_ids', ...keys.slice(i, i + 200)]);
+  }
+}
+
+export async function startBenchPlugin(role: string, flavour: Flavour = 'product', logLevel = 'warn'): Promise<BenchPlugin> {
+  const name = `ocnb-${RUN_TAG}-${role}`;
+  const plugin = await startPlugin({ name, logLevel, bin: binFor(flavour) });
+  const client = new PluginClient(plugin.socket);
+  const hash = chainNames(name).post.slice(0, 10); // OCN-<6hex>
+  const stop = onCleanup(`plugin ${name}`, async () => {
+    client.close();
+    await plugin.stop();
+    await purgeChains(new RegExp(`^${hash}-`));
+    await removeRecords(name);
+  });
+  return { flavour, name, pid: plugin.pid, client, plugin, stop };
+}

@@ -1,0 +1,135 @@
+// The OVN side of a network: its logical switch (bound by name across hosts), router port,
+// DHCP options, and one logical switch port per endpoint. NB transactions here are separate
+// from the local OVSDB ones, so each caller undoes the NB part when the local part fails.
+import type { Db } from '../ovs/db';
+import { externalIds } from '../ovs/db';
+import type { Operation } from '../ovsdb/types';
+import { ConflictError, InputError } from '../util/errors';
+import type { Logger } from '../util/log';
+import { AddressBook } from '../ovn/address-book';
+import { addRefOps, createSwitchOps, findSwitch, refKey, releaseSwitchOps } from '../ovn/logical-switch';
+import { addLspOps, deleteLspOps, findLsp, lspName, switchOfLsp } from '../ovn/logical-switch-port';
+import { connectSwitchOps, createRouterOps, disconnectSwitchOps, findRouter, routerPortName } from '../ovn/logical-router';
+import { createDhcpOps, deleteDhcpOps, findDhcp } from '../ovn/dhcp-options';
+import { findByName } from '../ovs/db';
+import { nbOwned, owner } from '../ovn/nb';
+import { macFor } from './mac';
+import type { Endpoint, NetworkRecord } from './model';
+
+export interface OvnContext {
+  nb: Db;
+  /** This chassis' system-id: names the host in reservations and references. */
+  host: () => string;
+  log: Logger;
+}
+
+/** Runs an NB transaction that may lose a creation race (a `wait` fails): then re-reads once. */
+async function raceTolerant(ctx: OvnContext, attempt: () => Operation[]): Promise<void> {
+  try {
+    await ctx.nb.transact(attempt());
+  } catch (err) {
+    if (!/timed out|wait/i.test(String(err))) throw err;
+    await new Promise((r) => setTimeout(r, 20));
+    await ctx.nb.transact(attempt());
+  }
+}
+
+export class OvnNetworks {
+  constructor(private readonly ctx: OvnContext) {}
+
+  book(net: NetworkRecord): AddressBook {
+    return new AddressBook(this.ctx.nb, net.ovn!.switch, this.ctx.host());
+  }
+
+  /** Creates or binds the switch, connects it to the tenant's router, sets up DHCP. */
+  async bind(net: NetworkRecord): Promise<void> {
+    const o = net.options.ovn!;
+    const subnet = net.ipv4[0]?.Pool ?? '';
+    const ref = refKey(this.ctx.host(), net.id);
+    await raceTolerant(this.ctx, () => {
+      const ls = findSwitch(this.ctx.nb, o.switch);
+      if (!ls) return createSwitchOps(o.switch, subnet, ref);
+      const have = externalIds(ls)['ocn-subnet'];
+      if (have && subnet && have !== subnet && subnet !== '0.0.0.0/0') {
+        throw new ConflictError(`ovn.switch ${o.switch} carries subnet ${have}; this network has ${subnet}. Use the same --subnet on every host`);
+      }
+      return addRefOps(ls, ref);
+    });
+    net.ovn = { switch: o.switch, ref };
+    const ls = findSwitch(this.ctx.nb, o.switch);
+    if (!ls) throw new Error(`logical switch ${o.switch} vanished while binding`);
+    net.ovn.createdSwitch = nbOwned(ls, 'switch');
+    const gw = net.ipv4.find((d) => d.Gateway)?.Gateway;
+    if (o.router && gw) {
+      if (!findByName(this.ctx.nb, 'Logical_Router_Port', routerPortName(o.switch))) {
+        await raceTolerant(this.ctx, () => {
+          const router = findRouter(this.ctx.nb, o.router!);
+          const lsNow = findSwitch(this.ctx.nb, o.switch)!;
+          const mac = macFor(gw, undefined, o.switch);
+          return router ? connectSwitchOps(router, lsNow, o.switch, gw, mac)
+            : [...createRouterOps(o.router!), ...connectSwitchOps(['named-uuid', 'newlr'], lsNow, o.switch, gw, mac)];
+        }).catch((err) => {
+          // Another host connected the same switch at the same moment: its port is as good.
+          if (!findByName(this.ctx.nb, 'Logical_Router_Port', routerPortName(o.switch))) throw err;
+        });
+      }
+    }
+    if (o.dhcp && subnet && subnet !== '0.0.0.0/0' && !findDhcp(this.ctx.nb, o.switch)) {
+      const serverIp = gw ? gw.split('/')[0] : subnet.split('/')[0];
+      await this.ctx.nb.transact(createDhcpOps(o.switch, {
+        cidr: subnet, router: gw?.split('/')[0], serverId: serverIp, serverMac: macFor(gw ?? subnet, undefined, o.switch),
+        dns: o.dns, leaseTime: o.leaseTime, domain: o.domain, mtu: net.mtu,
+      }));
+    }
+  }
+
+  /** Drops this network's reference; the last one removes what the plugin created. */
+  async unbind(net: NetworkRecord): Promise<void> {
+    if (!net.ovn) return;
+    const name = net.ovn.switch;
+    await raceTolerant(this.ctx, () => {
+      const ls = findSwitch(this.ctx.nb, name);
+      if (!ls) return [];
+      const ops = releaseSwitchOps(ls, net.ovn!.ref, nbOwned(ls, 'switch'));
+      if (ops.some((op) => op.op === 'delete')) {
+        ops.push(...disconnectSwitchOps(this.ctx.nb, name));
+        const dhcp = findDhcp(this.ctx.nb, name);
+        if (dhcp && nbOwned(dhcp, 'dhcp')) ops.push(...deleteDhcpOps(dhcp));
+      }
+      return ops;
+    });
+  }
+
+  /** The endpoint's logical port, with MAC+IP port security. */
+  async addPort(net: NetworkRecord, ep: Endpoint): Promise<void> {
+    const ls = findSwitch(this.ctx.nb, net.ovn!.switch);
+    if (!ls) throw new InputError(`logical switch ${net.ovn!.switch} of network ${net.id.slice(0, 12)} no longer exists in OVN; recreate the network`);
+    const name = lspName(ep.id);
+    if (findLsp(this.ctx.nb, name)) return;
+    const ips = [ep.ipv4, ep.ipv6].filter((x): x is string => !!x);
+    const dhcp = net.options.ovn!.dhcp ? findDhcp(this.ctx.nb, net.ovn!.switch) : undefined;
+    await this.ctx.nb.transact(addLspOps(ls, {
+      name, mac: ep.mac, ips, portSecurity: true, dhcpv4: dhcp?._uuid,
+      externalIds: { 'ocn-host': this.ctx.host(), 'ocn-network': net.id, 'ocn-endpoint': ep.id },
+    }));
+  }
+
+  async deletePort(endpointId: string): Promise<void> {
+    const lsp = findLsp(this.ctx.nb, lspName(endpointId));
+    if (!lsp) return;
+    await this.ctx.nb.transact(deleteLspOps(switchOfLsp(this.ctx.nb, lsp._uuid), lsp));
+  }
+
+  /** Logical ports this host created whose endpoint it no longer knows (crash leftovers). */
+  strayPorts(known: Set<string>, networks: Set<string>): string[] {
+    const out: string[] = [];
+    for (const lsp of this.ctx.nb.rows('Logical_Switch_Port')) {
+      const ids = externalIds(lsp);
+      if (!nbOwned(lsp, 'port') || ids['ocn-host'] !== this.ctx.host() || !ids['ocn-endpoint']) continue;
+      if (!known.has(ids['ocn-endpoint']) || !networks.has(ids['ocn-network'])) out.push(ids['ocn-endpoint']);
+    }
+    return out;
+  }
+
+  static ownerIds = owner;
+}

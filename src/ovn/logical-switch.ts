@@ -1,0 +1,50 @@
+// Logical_Switch rows. Names are not unique in the schema, so creation carries a `wait` that
+// aborts the transaction if another host created the switch first; the caller then binds to it.
+import type { Operation, Row } from '../ovsdb/types';
+import type { Db } from '../ovs/db';
+import { externalIds, findByName } from '../ovs/db';
+import { byUuid, map, mapDelete, mapPut } from '../ovs/wire';
+import { owner } from './nb';
+
+export const LS = 'Logical_Switch';
+export const REF_PREFIX = 'ocn-ref-';
+
+export function findSwitch(nb: Db, name: string): Row | undefined {
+  return findByName(nb, LS, name);
+}
+
+/** A Docker network on some host that uses the switch: `ocn-ref-<host>-<network>`. */
+export function refKey(host: string, networkId: string): string {
+  return `${REF_PREFIX}${host}-${networkId.slice(0, 12)}`;
+}
+
+export function switchRefs(row: Row): string[] {
+  return Object.keys(externalIds(row)).filter((k) => k.startsWith(REF_PREFIX));
+}
+
+export function createSwitchOps(name: string, subnet: string, ref: string, uuidName = 'newls'): Operation[] {
+  return [
+    { op: 'wait', table: LS, where: [['name', '==', name]], columns: ['name'], until: '==', rows: [], timeout: 0 },
+    { op: 'insert', table: LS, 'uuid-name': uuidName, row: { name, external_ids: map(owner('switch', { 'ocn-subnet': subnet, [ref]: '1' })) } },
+  ];
+}
+
+export function addRefOps(ls: Row, ref: string): Operation[] {
+  return [{ op: 'mutate', table: LS, where: byUuid(ls._uuid), mutations: mapPut('external_ids', { [ref]: '1' }) }];
+}
+
+/**
+ * Drops this network's reference; the switch itself goes only if the plugin created it and no
+ * other network (on any host) still refers to it. The wait makes that decision atomic.
+ */
+export function releaseSwitchOps(ls: Row, ref: string, createdByPlugin: boolean): Operation[] {
+  const ids = externalIds(ls);
+  const others = switchRefs(ls).filter((k) => k !== ref);
+  if (createdByPlugin && others.length === 0) {
+    return [
+      { op: 'wait', table: LS, where: byUuid(ls._uuid), columns: ['external_ids'], until: '==', rows: [{ external_ids: map(ids) }], timeout: 0 },
+      { op: 'delete', table: LS, where: byUuid(ls._uuid) },
+    ];
+  }
+  return [{ op: 'mutate', table: LS, where: byUuid(ls._uuid), mutations: mapDelete('external_ids', [ref]) }];
+}

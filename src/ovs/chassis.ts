@@ -1,0 +1,61 @@
+// Chassis setup: the external_ids of the local Open_vSwitch row that make ovn-controller join
+// (ovn-remote, ovn-encap-type, ovn-encap-ip, system-id, and the datapath type of br-int).
+import * as os from 'node:os';
+import type { Operation } from '../ovsdb/types';
+import { InputError } from '../util/errors';
+import { Db, externalIds } from './db';
+import { kvOps, ROOT_TABLE } from './open-vswitch';
+import { kernelHasOvsModule } from '../driver/infra';
+
+export interface ChassisSettings {
+  ovnSb: string;
+  encap: 'geneve' | 'vxlan';
+  encapIp: string;
+  systemId?: string;
+  datapath?: 'system' | 'netdev';
+}
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+export function chassisIds(db: Db, s: ChassisSettings): Record<string, string> {
+  if (!s.ovnSb) throw new InputError('--ovn-sb is required: the OVN Southbound database ovn-controller connects to (e.g. tcp:10.0.0.1:6642)');
+  if (!IPV4_RE.test(s.encapIp)) throw new InputError(`--encap-ip: "${s.encapIp}" is not an IPv4 address of this host`);
+  const root = [...db.rows(ROOT_TABLE)][0];
+  const current = root ? externalIds(root) : {};
+  const datapath = s.datapath ?? (kernelHasOvsModule() ? 'system' : 'netdev');
+  return {
+    'ovn-remote': s.ovnSb,
+    'ovn-encap-type': s.encap,
+    'ovn-encap-ip': s.encapIp,
+    'system-id': s.systemId || current['system-id'] || os.hostname(),
+    'ovn-bridge': current['ovn-bridge'] || 'br-int',
+    'ovn-bridge-datapath-type': datapath,
+  };
+}
+
+export function chassisSetupOps(db: Db, s: ChassisSettings): Operation[] {
+  return kvOps(chassisIds(db, s), undefined);
+}
+
+export interface ChassisStatus {
+  systemId?: string;
+  ovnRemote?: string;
+  encapType?: string;
+  encapIp?: string;
+  integrationBridge: string;
+  bridgeExists: boolean;
+  /** ovn-controller created its tunnel ports (one per other chassis): it is bound. */
+  tunnels: number;
+}
+
+export function chassisStatus(db: Db): ChassisStatus {
+  const root = [...db.rows(ROOT_TABLE)][0];
+  const ids = root ? externalIds(root) : {};
+  const br = ids['ovn-bridge'] || 'br-int';
+  let tunnels = 0;
+  for (const i of db.rows('Interface')) if (i.type === 'geneve' || i.type === 'vxlan' || i.type === 'stt') if (externalIds(i)['ovn-chassis-id'] !== undefined || String(i.name).startsWith('ovn-')) tunnels++;
+  return {
+    systemId: ids['system-id'], ovnRemote: ids['ovn-remote'], encapType: ids['ovn-encap-type'], encapIp: ids['ovn-encap-ip'],
+    integrationBridge: br, bridgeExists: [...db.rows('Bridge')].some((b) => b.name === br), tunnels,
+  };
+}
