@@ -55,8 +55,10 @@ export async function createNetwork(client: PluginClient, spec: NetSpec, timed?:
   return { client, id, poolId, subnet: spec.subnet, gateway };
 }
 
-export async function deleteNetwork(net: BenchNet): Promise<void> {
+export async function deleteNetwork(net: BenchNet, timed?: (ms: number) => void): Promise<void> {
+  const t0 = process.hrtime.bigint();
   await net.client.call('NetworkDriver.DeleteNetwork', { NetworkID: net.id });
+  timed?.(Number(process.hrtime.bigint() - t0) / 1e6);
   if (net.gateway) await net.client.call('IpamDriver.ReleaseAddress', { PoolID: net.poolId, Address: net.gateway.split('/')[0] });
   await net.client.call('IpamDriver.ReleasePool', { PoolID: net.poolId });
 }

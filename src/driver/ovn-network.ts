@@ -7,7 +7,7 @@ import type { Operation } from '../ovsdb/types';
 import { ConflictError, InputError } from '../util/errors';
 import type { Logger } from '../util/log';
 import { AddressBook } from '../ovn/address-book';
-import { addRefOps, createSwitchOps, findSwitch, refKey, releaseSwitchOps } from '../ovn/logical-switch';
+import { addRefOps, createSwitchOps, deleteUnreferencedSwitchOps, dropRefOps, findSwitch, LS, refKey, switchRefs } from '../ovn/logical-switch';
 import { addLspOps, deleteLspOps, findLsp, lspName, switchOfLsp } from '../ovn/logical-switch-port';
 import { connectSwitchOps, createRouterOps, disconnectSwitchOps, findRouter, routerPortName } from '../ovn/logical-router';
 import { createDhcpOps, deleteDhcpOps, findDhcp } from '../ovn/dhcp-options';
@@ -83,21 +83,28 @@ export class OvnNetworks {
     }
   }
 
-  /** Drops this network's reference; the last one removes what the plugin created. */
+  /**
+   * Drops this network's reference; the last one removes what the plugin created. The decision
+   * is taken on a cache that has seen our own change, hence every change committed before it.
+   */
   async unbind(net: NetworkRecord): Promise<void> {
     if (!net.ovn) return;
     const name = net.ovn.switch;
-    await raceTolerant(this.ctx, () => {
-      const ls = findSwitch(this.ctx.nb, name);
-      if (!ls) return [];
-      const ops = releaseSwitchOps(ls, net.ovn!.ref, nbOwned(ls, 'switch'));
-      if (ops.some((op) => op.op === 'delete')) {
-        ops.push(...disconnectSwitchOps(this.ctx.nb, name));
-        const dhcp = findDhcp(this.ctx.nb, name);
-        if (dhcp && nbOwned(dhcp, 'dhcp')) ops.push(...deleteDhcpOps(dhcp));
-      }
-      return ops;
-    });
+    const ref = net.ovn.ref;
+    const ls = findSwitch(this.ctx.nb, name);
+    if (!ls) return;
+    await this.ctx.nb.transact(dropRefOps(ls, ref));
+    try {
+      await this.ctx.nb.waitFor(LS, (r) => (r._uuid === ls._uuid && !(ref in externalIds(r)) ? true : undefined), 5000);
+    } catch {
+      return; // the switch went away meanwhile
+    }
+    const now = findSwitch(this.ctx.nb, name);
+    if (!now || !nbOwned(now, 'switch') || switchRefs(now).length) return;
+    const ops = [...deleteUnreferencedSwitchOps(now), ...disconnectSwitchOps(this.ctx.nb, name)];
+    const dhcp = findDhcp(this.ctx.nb, name);
+    if (dhcp && nbOwned(dhcp, 'dhcp')) ops.push(...deleteDhcpOps(dhcp));
+    await this.ctx.nb.transact(ops).catch((err) => this.ctx.log.info({ switch: name, err: String(err) }, 'switch kept: another network bound it meanwhile'));
   }
 
   /** The endpoint's logical port, with MAC+IP port security. */

@@ -33,18 +33,17 @@ export function addRefOps(ls: Row, ref: string): Operation[] {
   return [{ op: 'mutate', table: LS, where: byUuid(ls._uuid), mutations: mapPut('external_ids', { [ref]: '1' }) }];
 }
 
-/**
- * Drops this network's reference; the switch itself goes only if the plugin created it and no
- * other network (on any host) still refers to it. The wait makes that decision atomic.
- */
-export function releaseSwitchOps(ls: Row, ref: string, createdByPlugin: boolean): Operation[] {
-  const ids = externalIds(ls);
-  const others = switchRefs(ls).filter((k) => k !== ref);
-  if (createdByPlugin && others.length === 0) {
-    return [
-      { op: 'wait', table: LS, where: byUuid(ls._uuid), columns: ['external_ids'], until: '==', rows: [{ external_ids: map(ids) }], timeout: 0 },
-      { op: 'delete', table: LS, where: byUuid(ls._uuid) },
-    ];
-  }
+export function dropRefOps(ls: Row, ref: string): Operation[] {
   return [{ op: 'mutate', table: LS, where: byUuid(ls._uuid), mutations: mapDelete('external_ids', [ref]) }];
+}
+
+/**
+ * Deletes the switch only if nobody added a reference since we looked: the wait compares the
+ * whole external_ids map, so a host binding at this moment makes the transaction abort.
+ */
+export function deleteUnreferencedSwitchOps(ls: Row): Operation[] {
+  return [
+    { op: 'wait', table: LS, where: byUuid(ls._uuid), columns: ['external_ids'], until: '==', rows: [{ external_ids: map(externalIds(ls)) }], timeout: 0 },
+    { op: 'delete', table: LS, where: byUuid(ls._uuid) },
+  ];
 }

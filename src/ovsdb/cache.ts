@@ -233,7 +233,10 @@ export class TableCache extends EventEmitter<TableCacheEvents> {
   }
 }
 
-/** Applies an update2 "modify" row diff to a cached row (ovsdb-server(7), "update2 notification"). */
+/**
+ * Applies an update2 "modify" row diff to a cached row (ovsdb-server(7), "update2 notification"):
+ * sets with max > 1 carry the symmetric difference, maps a key diff, everything else the new value.
+ */
 export function applyModify(table: TableSchema, old: Row, diff: WireRow): Row {
   const next: Row = { ...old };
   for (const column in diff) {
@@ -247,12 +250,10 @@ export function applyModify(table: TableSchema, old: Row, diff: WireRow): Row {
 export function applyColumnDiff(kind: ColumnKind, old: DecodedValue, diff: WireValue): DecodedValue {
   switch (kind) {
     case 'scalar':
-      return decodeByKind('scalar', diff);
-    case 'optional': {
-      // An optional column is a set of 0..1 atoms, so it also travels as a symmetric difference.
-      const result = symmetricDifference(old === undefined ? [] : [old as Scalar], decodeSetElements(diff));
-      return result.length === 0 ? undefined : result[result.length - 1];
-    }
+    case 'optional':
+      // Columns holding at most one atom carry the new value, not a diff (ovsdb_datum_diff only
+      // diffs "composite" types, max > 1): an optional column is cleared with ["set", []].
+      return decodeByKind(kind, diff);
     case 'set':
       return symmetricDifference(Array.isArray(old) ? old : [], decodeSetElements(diff));
     case 'map':

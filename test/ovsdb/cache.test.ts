@@ -55,13 +55,13 @@ describe('TableCache update2', () => {
     assert.deepEqual(events[0].old?.tags, ['x', 'y'], 'old row is left untouched');
   });
 
-  it('applies optional-column diffs', () => {
+  it('replaces optional columns (max 1 carries the new value, as ovsdb-server sends it)', () => {
     const { cache } = setup();
     cache.applyUpdate2({ T: { r1: { modify: { opt: 'p' } } } });
     assert.equal(cache.get('T', 'r1')?.opt, 'p');
-    cache.applyUpdate2({ T: { r1: { modify: { opt: ops.set('p', 'q') } } } });
-    assert.equal(cache.get('T', 'r1')?.opt, 'q');
     cache.applyUpdate2({ T: { r1: { modify: { opt: 'q' } } } });
+    assert.equal(cache.get('T', 'r1')?.opt, 'q');
+    cache.applyUpdate2({ T: { r1: { modify: { opt: ops.set() } } } });
     assert.equal(cache.get('T', 'r1')?.opt, undefined);
   });
 

@@ -281,9 +281,9 @@ describe('OvsdbClient against ovsdb-server', () => {
     await c2.connect();
     const blocked = c2.transact([ops.wait('Bridge', [ops.eq('name', 'br1')], ['name'], '==', [{ name: 'never' }])]);
     const waiting = c2.waitFor('Bridge', (r) => r.name === 'never', 10_000);
+    const checks = Promise.all([assert.rejects(blocked, OvsdbConnectionError), assert.rejects(waiting, OvsdbConnectionError)]);
     await c2.close();
-    await assert.rejects(blocked, OvsdbConnectionError);
-    await assert.rejects(waiting, OvsdbConnectionError);
+    await checks;
     await assert.rejects(c2.transact([]), /closed/);
     await assert.rejects(c2.connect(), /closed/);
   });

@@ -1,0 +1,237 @@
+// 1 + 2. Plugin-side latency, driven straight at the socket (no dockerd): CreateNetwork, the attach
+// path (RequestAddress + CreateEndpoint + Join) and the detach path (Leave + DeleteEndpoint +
+// ReleaseAddress) at concurrency 1, 10 and 100, side by side with the exec-based reference
+// (exec-plugin.ts) and with the product minus Join's wait for ovs-vswitchd (nowait-daemon.ts).
+// Rounds alternate between the three daemons so that drift on a shared machine hits all alike.
+import { ensureSystemOvs } from '../../test/harness/ovs';
+import type { Ctx } from '../lib/context';
+import { Figure, SectionResult, target } from '../lib/figures';
+import { BenchPlugin, startBenchPlugin } from '../lib/plugins';
+import { benchBridge } from '../lib/ovs';
+import { freeSubnets } from '../lib/subnets';
+import { nowMs, round, roundSummary, runConcurrent, summarize, Summary } from '../lib/stats';
+import { hexId, sleep, waitLinksGone } from '../lib/util';
+import { AttachedEp, attach, BenchNet, createNetwork, deleteNetwork, detach, hostVeth } from '../lib/workload';
+
+interface Level {
+  c: number;
+  /** attaches per round for the product, the exec reference and the no-wait build */
+  n: { product: number; exec: number; nowait: number };
+}
+
+type Flav = 'product' | 'exec' | 'nowait';
+const FLAVS: Flav[] = ['product', 'exec', 'nowait'];
+
+interface RoundResult {
+  attach: number[];
+  detach: number[];
+}
+
+/** One round: n attaches with c in flight, then their n detaches with c in flight; waits until the veths are gone. */
+async function round_(net: BenchNet, exec: boolean, c: number, n: number): Promise<RoundResult> {
+  const eps: AttachedEp[] = new Array(n);
+  const attachT = await runConcurrent(n, c, async (i) => {
+    eps[i] = await attach(net);
+  });
+  const detachT = await runConcurrent(n, c, async (i) => {
+    await detach(net, eps[i]);
+  });
+  if (!(await waitLinksGone(eps.map((e) => hostVeth(e.id, exec)), 60_000))) throw new Error('veths of detached endpoints still present after 60 s');
+  await sleep(200); // let ovs-vswitchd finish removing the ports
+  return { attach: attachT, detach: detachT };
+}
+
+/** Handler time per method from the daemon's info-level "request" log lines. */
+function handlerTimes(p: BenchPlugin, since: number): Record<string, Summary> {
+  const by = new Map<string, number[]>();
+  for (const r of p.plugin.logRecords().slice(since)) {
+    if (r.msg !== 'request' || typeof r.method !== 'string' || typeof r.ms !== 'number') continue;
+    if (!by.has(r.method)) by.set(r.method, []);
+    by.get(r.method)!.push(r.ms);
+  }
+  return Object.fromEntries([...by].map(([m, xs]) => [m, roundSummary(summarize(xs))]));
+}
+
+export async function runLatency(ctx: Ctx): Promise<SectionResult> {
+  await ensureSystemOvs();
+  const q = ctx.quick;
+  const plugins: Record<Flav, BenchPlugin> = {
+    product: await startBenchPlugin('lat', 'product'),
+    exec: await startBenchPlugin('exec', 'exec'),
+    nowait: await startBenchPlugin('nowait', 'nowait'),
+  };
+  const bridges: Record<Flav, string> = { product: benchBridge('p'), exec: benchBridge('e'), nowait: benchBridge('w') };
+  const figures: Figure[] = [];
+  const data: Record<string, unknown> = {};
+  const notes: string[] = [];
+
+  // ---------------------------------------------------------------- CreateNetwork
+  // A first L2 network per daemon creates its bridge (untimed) and keeps it for the rest.
+  const holders: Partial<Record<Flav, BenchNet>> = {};
+  const sn = freeSubnets(3);
+  for (const [i, f] of (['product', 'exec'] as Flav[]).entries()) {
+    holders[f] = await createNetwork(plugins[f].client, { bridge: bridges[f], subnet: sn[i], gateway: 'external' });
+  }
+  const nNet = q ? 6 : 20;
+  const createT: Record<string, number[]> = {};
+  const deleteT: Record<string, number[]> = {};
+  for (const kind of ['local', 'external'] as const) {
+    const subnets = freeSubnets(2 * nNet);
+    const made: { f: Flav; net: BenchNet }[] = [];
+    ctx.log(`CreateNetwork gateway=${kind}: ${nNet} networks each on the product and the exec reference, alternating`);
+    for (let i = 0; i < nNet; i++) {
+      for (const [k, f] of (['product', 'exec'] as Flav[]).entries()) {
+        const key = `${f}.${kind}`;
+        const net = await createNetwork(plugins[f].client, { bridge: bridges[f], subnet: subnets[2 * i + k], vlan: 100 + i, gateway: kind }, (ms) => (createT[key] ??= []).push(ms));
+        made.push({ f, net });
+      }
+    }
+    for (const { f, net } of made) await deleteNetwork(net, (ms) => (deleteT[`${f}.${kind}`] ??= []).push(ms));
+  }
+  const cs = (k: string) => summarize(createT[k]);
+  data.createNetwork = Object.fromEntries(Object.keys(createT).map((k) => [k, roundSummary(cs(k))]));
+  data.deleteNetwork = Object.fromEntries(Object.keys(deleteT).map((k) => [k, roundSummary(summarize(deleteT[k]))]));
+  for (const kind of ['local', 'external'] as const) {
+    const ours = cs(`product.${kind}`);
+    const ex = cs(`exec.${kind}`);
+    figures.push({
+      id: `createNetwork.${kind}.p50`, section: 'latency',
+      label: kind === 'local' ? 'CreateNetwork p50 (gateway port + address + NAT)' : 'CreateNetwork p50 (L2 only, gateway=external)',
+      value: ours.p50, unit: 'ms', compare: { label: 'exec-based', value: ex.p50, unit: 'ms' },
+      ratio: { value: ex.p50 / ours.p50, label: 'exec ÷ ours' },
+      target: target('<=', 10, 'value', ours.p50, '≤ 10 ms'),
+      detail: `n=${ours.n}, p95 ${round(ours.p95)} ms`,
+    });
+  }
+
+  // ---------------------------------------------------------------- attach / detach
+  const subnets = freeSubnets(3);
+  const nets = {} as Record<Flav, BenchNet>;
+  for (const [i, f] of FLAVS.entries()) {
+    nets[f] = await createNetwork(plugins[f].client, { bridge: bridges[f], subnet: subnets[i], vlan: 10, gateway: 'local' });
+  }
+  const levels: Level[] = q
+    ? [
+        { c: 1, n: { product: 20, exec: 8, nowait: 10 } },
+        { c: 10, n: { product: 50, exec: 20, nowait: 30 } },
+        { c: 100, n: { product: 100, exec: 100, nowait: 100 } },
+      ]
+    : [
+        { c: 1, n: { product: 50, exec: 20, nowait: 30 } },
+        { c: 10, n: { product: 150, exec: 60, nowait: 100 } },
+        { c: 100, n: { product: 200, exec: 100, nowait: 200 } },
+      ];
+  const rounds = q ? 1 : 2;
+  // Warm-up (JIT, first genetlink family lookup, ovsdb connections): not recorded.
+  for (const f of FLAVS) await round_(nets[f], f === 'exec', 5, 10);
+  const samples: Record<string, RoundResult> = {};
+  for (const L of levels) {
+    for (let r = 0; r < rounds; r++) {
+      for (const f of FLAVS) {
+        const t0 = nowMs();
+        const res = await round_(nets[f], f === 'exec', L.c, L.n[f]);
+        const key = `${f}.c${L.c}`;
+        samples[key] ??= { attach: [], detach: [] };
+        samples[key].attach.push(...res.attach);
+        samples[key].detach.push(...res.detach);
+        ctx.log(`attach/detach c=${L.c} round ${r + 1}/${rounds} ${f}: n=${L.n[f]}, attach p50 ${round(summarize(res.attach).p50)} ms, detach p50 ${round(summarize(res.detach).p50)} ms (${((nowMs() - t0) / 1000).toFixed(1)} s)`);
+      }
+    }
+  }
+  const sum = (k: string, which: 'attach' | 'detach') => summarize(samples[k][which]);
+  data.attach = Object.fromEntries(Object.keys(samples).map((k) => [k, roundSummary(sum(k, 'attach'))]));
+  data.detach = Object.fromEntries(Object.keys(samples).map((k) => [k, roundSummary(sum(k, 'detach'))]));
+
+  for (const L of levels) {
+    const ours = sum(`product.c${L.c}`, 'attach');
+    const ex = sum(`exec.c${L.c}`, 'attach');
+    for (const p of ['p50', 'p95', 'p99'] as const) {
+      const f: Figure = {
+        id: `attach.c${L.c}.${p}`, section: 'latency', label: `attach ${p}, concurrency ${L.c}`,
+        value: ours[p], unit: 'ms', compare: { label: 'exec-based', value: ex[p], unit: 'ms' },
+        ratio: { value: ex[p] / ours[p], label: 'exec ÷ ours' },
+        detail: `n=${ours.n} (exec n=${ex.n})`,
+      };
+      if (L.c === 100 && p === 'p50') f.target = target('<=', 5, 'value', ours.p50, '≤ 5 ms');
+      if (L.c === 100 && p === 'p99') f.target = target('<=', 25, 'value', ours.p99, '≤ 25 ms');
+      figures.push(f);
+    }
+  }
+  for (const L of levels) {
+    const ours = sum(`product.c${L.c}`, 'attach');
+    const ex = sum(`exec.c${L.c}`, 'attach');
+    const speedup = ex.p50 / ours.p50;
+    figures.push({
+      id: `speedup.c${L.c}`, section: 'latency', label: `attach speed-up over exec-based (p50), concurrency ${L.c}`,
+      value: speedup, unit: 'x', compare: { label: 'exec-based p50', value: ex.p50, unit: 'ms' },
+      ratio: { value: speedup, label: 'exec ÷ ours' },
+      target: target('>=', 10, 'ratio', speedup, '≥ 10×'),
+      detail: `ours p50 ${round(ours.p50)} ms`,
+    });
+  }
+  for (const L of levels) {
+    const ours = sum(`product.c${L.c}`, 'detach');
+    const ex = sum(`exec.c${L.c}`, 'detach');
+    for (const p of ['p50', 'p99'] as const) {
+      figures.push({
+        id: `detach.c${L.c}.${p}`, section: 'latency', label: `detach ${p}, concurrency ${L.c}`,
+        value: ours[p], unit: 'ms', compare: { label: 'exec-based', value: ex[p], unit: 'ms' },
+        ratio: { value: ex[p] / ours[p], label: 'exec ÷ ours' }, detail: `n=${ours.n}`,
+      });
+    }
+  }
+  // What Join's wait for ovs-vswitchd costs: the same daemon code without it, same run.
+  for (const L of levels) {
+    const ours = sum(`product.c${L.c}`, 'attach');
+    const nw = sum(`nowait.c${L.c}`, 'attach');
+    figures.push({
+      id: `wait.c${L.c}`, section: 'latency', label: `attach p50 without Join's ofport wait, concurrency ${L.c}`,
+      value: nw.p50, unit: 'ms', compare: { label: 'product (with wait)', value: ours.p50, unit: 'ms' },
+      ratio: { value: ours.p50 / nw.p50, label: 'with ÷ without' },
+      detail: `wait ≈ ${Math.max(0, Math.round((1 - nw.p50 / ours.p50) * 100))} % of p50; p99 ${round(nw.p99)} vs ${round(ours.p99)} ms`,
+    });
+  }
+
+  // ---------------------------------------------------------------- floors and handler times
+  // A call that does nothing (Leave) measures the HTTP + validation floor of one request.
+  const noop = (n: number, c: number) => runConcurrent(n, c, async () => {
+    await plugins.product.client.call('NetworkDriver.Leave', { NetworkID: nets.product.id, EndpointID: hexId() });
+  });
+  await noop(50, 1);
+  data.noopCall = { c1: roundSummary(summarize(await noop(q ? 100 : 300, 1))), c100: roundSummary(summarize(await noop(q ? 300 : 1000, 100))) };
+
+  for (const f of FLAVS) await deleteNetwork(nets[f]);
+  for (const f of ['product', 'exec'] as Flav[]) await deleteNetwork(holders[f]!);
+  for (const f of FLAVS) await plugins[f].stop();
+
+  // The product again at info level: its own per-request handler time (log field "ms").
+  ctx.log('handler times from an info-level daemon (c=1 and c=100)');
+  const info = await startBenchPlugin('info', 'product', 'info');
+  const ib = benchBridge('i');
+  const [isn] = freeSubnets(1);
+  const inet = await createNetwork(info.client, { bridge: ib, subnet: isn, vlan: 10, gateway: 'local' });
+  await round_(inet, false, 5, 10);
+  const handler: Record<string, unknown> = {};
+  for (const [c, n] of [[1, q ? 20 : 40], [100, q ? 100 : 200]]) {
+    const mark = info.plugin.logRecords().length;
+    const res = await round_(inet, false, c, n);
+    handler[`c${c}`] = { client: { attach: roundSummary(summarize(res.attach)), detach: roundSummary(summarize(res.detach)) }, handler: handlerTimes(info, mark) };
+  }
+  data.handlerTimes = handler;
+  await deleteNetwork(inet);
+  await info.stop();
+
+  const h100 = (handler.c100 as { handler: Record<string, Summary>; client: { attach: Summary } });
+  const join100 = h100.handler['NetworkDriver.Join'];
+  const ce100 = h100.handler['NetworkDriver.CreateEndpoint'];
+  const ra100 = h100.handler['IpamDriver.RequestAddress'];
+  if (join100 && ce100 && ra100) {
+    notes.push(
+      `Handler time inside the daemon at concurrency 100 (info-level run, p50): RequestAddress ${ra100.p50} ms, CreateEndpoint ${ce100.p50} ms, ` +
+        `Join ${join100.p50} ms (Join is almost all the wait for ovs-vswitchd's ofport); client-side attach p50 in that run ${h100.client.attach.p50} ms.`,
+    );
+  }
+  const np = data.noopCall as { c1: Summary; c100: Summary };
+  notes.push(`Floor of one request (a no-op Leave over a kept-alive connection): p50 ${np.c1.p50} ms alone, ${np.c100.p50} ms with 100 in flight; an attach is three requests.`);
+  return { section: 'latency', figures, data, notes };
+}
