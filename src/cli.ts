@@ -3,12 +3,14 @@ import { daemonHelp, parseDaemonConfig } from './config';
 import { errorMessage, InputError } from './util/errors';
 import { runDaemon } from './daemon';
 import { chassisMain } from './chassis-cli';
+import { ctlMain } from './ctl-cli';
 
 const USAGE = `Usage: ovs-container-network <command> [flags]
 
 Commands:
   daemon     serve Docker's NetworkDriver and IpamDriver protocols (see: daemon --help)
   chassis    setup | status: make this host an OVN chassis, or show whether it is bound
+  ctl        call the running daemon's control API (networks, endpoints, pools, peers, tunnels)
   help       show this help`;
 
 export async function main(argv: string[]): Promise<void> {
@@ -23,6 +25,9 @@ export async function main(argv: string[]): Promise<void> {
       }
       case 'chassis':
         await chassisMain(rest, process.env);
+        return;
+      case 'ctl':
+        await ctlMain(rest, process.env);
         return;
       case undefined: case 'help': case '--help': case '-h':
         console.log(USAGE);

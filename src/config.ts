@@ -18,6 +18,9 @@ export interface DaemonConfig {
   encapIp: string;
   systemId: string;
   ovnPortTimeoutMs: number;
+  peers: string;
+  peersFile: string;
+  underlayMtu: number;
 }
 
 interface FlagSpec {
@@ -66,6 +69,13 @@ export const DAEMON_FLAGS: FlagSpec[] = [
   { flag: 'ovnPortTimeoutMs', cli: '--ovn-port-timeout-ms', env: 'OCN_OVN_PORT_TIMEOUT_MS', def: '10000',
     help: 'how long Join waits for ovn-controller to install a port before failing',
     parse: (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 100) throw new InputError(`--ovn-port-timeout-ms: "${v}" must be an integer >= 100`); return n; } },
+  { flag: 'peers', cli: '--peers', env: 'OCN_PEERS', def: '',
+    help: 'tunnel endpoints (IPv4) of the other hosts for -o overlay networks, comma-separated; changeable at run time (peers.set)' },
+  { flag: 'peersFile', cli: '--peers-file', env: 'OCN_PEERS_FILE', def: '',
+    help: 'file listing the peers (one per line or comma-separated); re-read on SIGHUP' },
+  { flag: 'underlayMtu', cli: '--underlay-mtu', env: 'OCN_UNDERLAY_MTU', def: '1500',
+    help: 'MTU of the underlay; overlay networks default to it minus the encapsulation (VXLAN 50, Geneve 58)',
+    parse: (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 1280 || n > 65535) throw new InputError(`--underlay-mtu: "${v}" must be 1280-65535`); return n; } },
 ];
 
 export function daemonHelp(): string {

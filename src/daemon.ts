@@ -24,13 +24,16 @@ import { chassisSetupOps } from './ovs/chassis';
 import { externalIds } from './ovs/db';
 import { ROOT_TABLE } from './ovs/open-vswitch';
 import * as os from 'node:os';
+import * as fs from 'node:fs';
+import { OverlayManager, parsePeers } from './overlay/overlay';
+import { createControlServer } from './server/control';
 
 /** Tables and columns the daemon replicates from the Open_vSwitch database. */
 export const VSWITCH_MONITOR = {
   Open_vSwitch: { columns: ['bridges', 'external_ids', 'cur_cfg', 'next_cfg', 'datapath_types'] },
   Bridge: { columns: ['name', 'ports', 'datapath_type', 'external_ids'] },
   Port: { columns: ['name', 'interfaces', 'tag', 'external_ids'] },
-  Interface: { columns: ['name', 'type', 'ofport', 'error', 'external_ids'] },
+  Interface: { columns: ['name', 'type', 'ofport', 'error', 'external_ids', 'bfd_status'] },
 };
 
 export function dbFromClient(client: OvsdbClient): Db {
@@ -61,6 +64,7 @@ export function linkOpsFrom(links: LinkManager, deleter: LinkManager, ethtool: E
 
 export interface Daemon {
   server: Server;
+  overlay: OverlayManager;
   driver: OvsNetworkDriver;
   ipam: Ipam;
   client: OvsdbClient;
@@ -93,7 +97,12 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     return (root && externalIds(root)['system-id']) || config.systemId || os.hostname();
   };
   const ovn = nbClient ? new OvnNetworks({ nb: dbFromClient(nbClient), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
-  driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, ovn, ovnPortTimeoutMs: config.ovnPortTimeoutMs });
+  const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => driver.networks.values(), log.child({ component: 'overlay' }));
+  const configuredPeers = (): string[] | undefined => {
+    if (config.peersFile) return parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
+    return config.peers ? parsePeers(config.peers) : undefined;
+  };
+  driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, ovn, ovnPortTimeoutMs: config.ovnPortTimeoutMs, overlay, underlayMtu: config.underlayMtu });
   const infra = new NetworkInfra(db, links, config.name);
 
   const ready = (async () => {
@@ -104,8 +113,10 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     }
     ipam.load();
     driver.load();
+    overlay.load(configuredPeers());
     const report = await reconcile(driver, infra, db, links, log, ovn, ipam);
     await firewall.apply();
+    await overlay.sync();
     log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ms: Date.now() - started }, 'state loaded and reconciled');
   })();
   ready.catch((err) => log.error({ err: String(err) }, 'start-up failed'));
@@ -123,7 +134,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   };
 
   const socketPath = path.join(config.pluginDir, `${config.name}.sock`);
-  const server = await listenPluginSocket({ socketPath, drivers: { network: driver, ipam }, logger: log, ready: readyWithin });
+  const control = createControlServer({ driver, ipam, overlay });
+  const server = await listenPluginSocket({ socketPath, drivers: { network: driver, ipam }, control, logger: log, ready: readyWithin });
   log.info({ socket: socketPath, ovsdb: config.ovsdb, ms: Date.now() - started }, 'listening');
 
   const stop = async (): Promise<void> => {
@@ -135,7 +147,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     linkDeleter.close();
     ethtool.close();
   };
-  return { server, driver, ipam, client, log, ready, stop };
+  return { server, driver, ipam, client, log, ready, stop, overlay };
 }
 
 export async function runDaemon(config: DaemonConfig): Promise<void> {
@@ -154,4 +166,13 @@ export async function runDaemon(config: DaemonConfig): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (!config.peersFile) return;
+    try {
+      const peers = parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
+      void d.overlay.setPeers(peers).then(() => d.log.info({ peers }, 'peers reloaded'), (err) => d.log.error({ err: String(err) }, 'peers reload failed'));
+    } catch (err) {
+      d.log.error({ err: String(err) }, 'peers file unreadable');
+    }
+  });
 }

@@ -21,6 +21,7 @@ import { NetworkInfra, resolveDatapath } from './infra';
 import { publishedPorts } from './ports';
 import { parseCidr } from '../ipam/cidr';
 import { OvnNetworks } from './ovn-network';
+import { OVERHEAD, OverlayManager, autoVni } from '../overlay/overlay';
 import { lspName } from '../ovn/logical-switch-port';
 import { ROOT_TABLE } from '../ovs/open-vswitch';
 
@@ -39,6 +40,9 @@ export interface DriverDeps {
   ovn?: OvnNetworks;
   /** How long Join waits for ovn-controller to install an OVN port. */
   ovnPortTimeoutMs?: number;
+  overlay?: OverlayManager;
+  /** MTU of the underlay, for automatic overlay MTUs. */
+  underlayMtu?: number;
 }
 
 const GENERIC = 'com.docker.network.generic';
@@ -132,6 +136,16 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         createdBridge: false,
         createdUplink: false,
       };
+      if (opts.overlay) {
+        if (!this.d.overlay) throw new InputError('option overlay is not available in this daemon');
+        const vni = opts.vni ?? autoVni(rec.id);
+        rec.overlay = { type: opts.overlay, vni, vlan: 0 };
+        this.d.overlay.checkVni(rec);
+        rec.overlay.vlan = this.d.overlay.localVlan(rec);
+        opts.vlan ??= rec.overlay.vlan;
+        // Encapsulated frames must fit the underlay: OVS userspace never fragments them.
+        if (opts.mtu === undefined) rec.mtu = (this.d.underlayMtu ?? 1500) - OVERHEAD[opts.overlay];
+      }
       if (ipv6Data.length && rec.mtu < 1280) throw new InputError(`option mtu: ${rec.mtu} is below 1280, the IPv6 minimum`);
       if (opts.ovn) await this.d.ovn!.bind(rec);
       try {
@@ -145,6 +159,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       try {
         await this.infra.configureGateway(rec);
         if (rec.gatewayPort) await this.d.firewall.apply();
+        if (rec.overlay) await this.d.overlay!.sync();
         const book = rec.ovn ? this.d.ovn!.book(rec) : undefined;
         for (const d of [...ipv4, ...ipv6Data]) {
           if (this.d.ipam.isOurSpace(d.AddressSpace)) await this.d.ipam.bindNetwork(d.AddressSpace, d.Pool, rec.id, book);
@@ -154,7 +169,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         await this.removeNetwork(rec);
         throw err;
       }
-      this.d.log.info({ network: short(rec.id), bridge: opts.bridge, datapath: rec.datapath, vlan: opts.vlan, gateway: rec.gatewayPort ?? 'none' }, 'network created');
+      this.d.log.info({ network: short(rec.id), bridge: opts.bridge, datapath: rec.datapath, vlan: opts.vlan, mtu: rec.mtu, overlay: rec.overlay, gateway: rec.gatewayPort ?? 'none' }, 'network created');
       return ok();
     });
   }
@@ -196,6 +211,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       if (rec.ovn) await this.d.ovn!.deletePort(e.id);
     }
     if (rec.ovn) await this.d.ovn!.unbind(rec);
+    if (rec.overlay) await this.d.overlay!.sync();
     if (rec.gatewayPort || stale.some((e) => e.ports.length)) await this.d.firewall.apply();
   }
 

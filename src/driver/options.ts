@@ -21,6 +21,9 @@ export interface OvnOptions {
 
 export interface NetworkOptions {
   ovn?: OvnOptions;
+  /** Plain OVS overlay (no OVN): tunnels to the daemon's peers. */
+  overlay?: 'vxlan' | 'geneve';
+  vni?: number;
   bridge: string;
   /** undefined: detect (system if the kernel has the openvswitch module, netdev otherwise). */
   datapath?: Datapath;
@@ -49,6 +52,8 @@ export const OPTION_DOCS: OptionDoc[] = [
   { key: 'external_ids', accepts: 'k1=v1,k2=v2', help: 'extra external_ids recorded on every port and interface of the network' },
   { key: 'gateway', accepts: 'local | external', help: 'local: gateway address on an OVS internal port, NAT egress and published ports; external: L2 only, a router on the uplink' },
   { key: 'uplink', accepts: 'interface name', help: 'physical interface added to the bridge as a trunk port (needs gateway=external)' },
+  { key: 'overlay', accepts: 'vxlan | geneve', help: "plain OVS overlay to the daemon's --peers (no OVN): full mesh of tunnels, the network is a VNI" },
+  { key: 'vni', accepts: '1-16777215', help: 'VNI of an overlay network (default: derived from the network id, the same on every host only for swarm networks: give it for local networks)' },
   { key: 'ovn.switch', accepts: 'name, 1-64 chars', help: 'the network is this OVN logical switch, created if missing or bound if it exists (same name on every host = one L2 domain)' },
   { key: 'ovn.router', accepts: 'name, 1-64 chars', help: "OVN logical router connecting the tenant's switches; the gateway address is its port (default: ocn-<tenant_id> when tenant_id is set)" },
   { key: 'ovn.encap', accepts: 'geneve | vxlan', help: "the tunnel type this host's chassis must use; a mismatch with the chassis setup is an error" },
@@ -123,6 +128,8 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
         break;
       case 'external_ids': o.externalIds = parseExternalIds(v); break;
       case 'gateway': o.gateway = oneOf(key, v, ['local', 'external'] as const); gatewayGiven = true; break;
+      case 'overlay': o.overlay = oneOf(key, v, ['vxlan', 'geneve'] as const); break;
+      case 'vni': o.vni = intIn(key, v, 1, 16_777_215, '1-16777215'); break;
       case 'ovn.switch': ovn.switch = ovnName(key, v); break;
       case 'ovn.router': ovn.router = ovnName(key, v); break;
       case 'ovn.encap': ovn.encap = oneOf(key, v, ['geneve', 'vxlan'] as const); break;
@@ -150,10 +157,12 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
     throw new InputError('options uplink and gateway=local conflict: a network with an uplink is routed outside; add -o gateway=external');
   }
   if (o.uplink && o.uplink === o.bridge) throw new InputError(`options uplink and bridge conflict: both are "${o.uplink}"`);
+  if (o.vni !== undefined && !o.overlay) throw new InputError('option vni needs overlay=vxlan|geneve');
   const ovnKeys = Object.keys(generic ?? {}).filter((k) => k.startsWith('ovn.') || k.startsWith('dhcp') || k === 'ipam');
   if (ovnKeys.length && !ovn.switch) throw new InputError(`option ${ovnKeys[0]} needs ovn.switch: it only applies to OVN networks`);
   if (ovn.switch) {
     if (o.vlan !== undefined) throw new InputError('options vlan and ovn.switch conflict: an OVN logical switch is its own L2 domain');
+    if (o.overlay) throw new InputError('options overlay and ovn.switch conflict: OVN builds its own tunnels');
     if (o.uplink) throw new InputError('options uplink and ovn.switch conflict: OVN reaches the outside through a gateway router');
     if (gatewayGiven && o.gateway === 'local') throw new InputError('options gateway=local and ovn.switch conflict: the gateway of an OVN network is its logical router port (ovn.router)');
     o.gateway = 'external';

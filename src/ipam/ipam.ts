@@ -62,6 +62,11 @@ export function parseAutoPoolRange(text: string, what: string): AutoPoolRange {
 export class Ipam implements IpamDriver {
   private pools = new Map<string, Pool>();
   private replayUntil = 0;
+  /**
+   * Pools and addresses handed out since dockerd last registered us. dockerd replays each thing
+   * it holds once: a second request for one of these during the window is a user's, not a replay.
+   */
+  private claimed = new Set<string>();
   private readonly poolPrefix: string;
   private readonly addrPrefix: string;
 
@@ -92,6 +97,7 @@ export class Ipam implements IpamDriver {
 
   async getCapabilities(): Promise<IpamCapabilitiesResponse> {
     this.replayUntil = this.now() + REPLAY_WINDOW_MS;
+    this.claimed.clear();
     return { RequiresMACAddress: false, RequiresRequestReplay: true };
   }
 
@@ -106,6 +112,12 @@ export class Ipam implements IpamDriver {
   /** Closes the replay window: the first user action after a restart ends it. */
   endReplay(): void {
     this.replayUntil = 0;
+    this.claimed.clear();
+  }
+
+  /** Notes a pool id or address key handed out while the replay window is open. */
+  private claim(key: string): void {
+    if (this.inReplay()) this.claimed.add(key);
   }
 
   async requestPool(req: RequestPoolRequest): Promise<RequestPoolResponse> {
@@ -132,9 +144,10 @@ export class Ipam implements IpamDriver {
     if (existing) {
       // Same request again: dockerd's replay after its restart, or a retry of a request whose
       // answer was lost. A pool already serving a network is only handed out again during replay.
-      if (existing.rec.network && !this.inReplay()) {
+      if (existing.rec.network && (!this.inReplay() || this.claimed.has(id))) {
         throw new ConflictError(`RequestPool: subnet ${formatCidr(cidr)} is already used by network ${existing.rec.network.slice(0, 12)}`);
       }
+      this.claim(id);
       return { PoolID: id, Pool: formatCidr(cidr), Data: {} };
     }
     for (const p of this.pools.values()) {
@@ -148,6 +161,7 @@ export class Ipam implements IpamDriver {
     if (req.Options && Object.keys(req.Options).length) rec.options = req.Options;
     await this.kv.commit({ set: { [this.poolPrefix + id]: JSON.stringify(rec) } });
     this.pools.set(id, this.materialise(rec));
+    this.claim(id);
     return { PoolID: id, Pool: rec.pool, Data: {} };
   }
 
@@ -205,7 +219,12 @@ export class Ipam implements IpamDriver {
       }
       const holder = pool.taken.get(value);
       if (holder !== undefined) {
-        if (this.inReplay() || (holder === 'gw' && role === 'gw')) return this.answer(pool, value);
+        if (holder === 'gw' && role === 'gw') return this.answer(pool, value);
+        const key = this.addrKey(pool, value);
+        if (this.inReplay() && !this.claimed.has(key)) {
+          this.claim(key);
+          return this.answer(pool, value);
+        }
         throw new ConflictError(`RequestAddress: ${req.Address} is already in use in ${pool.rec.pool}${holder === 'gw' ? ' (the gateway)' : ''}`);
       }
       ip = value;
@@ -227,6 +246,7 @@ export class Ipam implements IpamDriver {
       throw err;
     }
     pool.taken.set(ip, role);
+    this.claim(this.addrKey(pool, ip));
     return this.answer(pool, ip);
   }
 

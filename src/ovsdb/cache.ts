@@ -10,12 +10,12 @@ import {
   type ColumnKind,
   type DatabaseSchema,
   type TableSchema,
-  columnKind,
-  columnSchema,
+  columnInfos,
   decodeAtom,
   decodeByKind,
   decodeRow,
   decodeSetElements,
+  rowDecoder,
   setEntry,
 } from './schema';
 import type { DecodedValue, Row, Scalar, WireRow, WireValue } from './types';
@@ -51,8 +51,8 @@ const EMPTY_TABLE_SCHEMA: TableSchema = { columns: {} };
 export class TableCache extends EventEmitter<TableCacheEvents> {
   private data: CacheSnapshot = new Map();
   private schema: DatabaseSchema | undefined;
-  /** Monitored columns per table; absent columns of inserted rows get their defaults. */
-  private columns = new Map<string, readonly string[]>();
+  /** Per monitored table: decodes an inserted row, giving absent columns their defaults. */
+  private decoders = new Map<string, (wire: WireRow, uuid: string) => Row>();
 
   constructor(schema?: DatabaseSchema, columns?: Record<string, readonly string[]>) {
     super();
@@ -64,9 +64,10 @@ export class TableCache extends EventEmitter<TableCacheEvents> {
   /** Sets the schema used to decode rows and the monitored columns (default: all of each table). */
   configure(schema: DatabaseSchema, columns?: Record<string, readonly string[]>): void {
     this.schema = schema;
-    this.columns.clear();
+    this.decoders.clear();
     for (const [table, ts] of Object.entries(schema.tables)) {
-      this.columns.set(table, columns?.[table] ?? Object.keys(ts.columns));
+      if (columns && !columns[table]) continue;
+      this.decoders.set(table, rowDecoder(ts, columns?.[table] ?? Object.keys(ts.columns)));
     }
   }
 
@@ -111,7 +112,7 @@ export class TableCache extends EventEmitter<TableCacheEvents> {
           if (!old) continue;
         } else {
           const wire = 'initial' in u ? u.initial : u.insert;
-          next = decodeRow(tableSchema, wire, { uuid, fill: this.columns.get(table) });
+          next = this.decodeNew(table, tableSchema, wire, uuid);
         }
         if (next) rows.set(uuid, next);
         else rows.delete(uuid);
@@ -131,7 +132,7 @@ export class TableCache extends EventEmitter<TableCacheEvents> {
         const u = updates[table][uuid];
         const old = rows.get(uuid);
         if (u.new) {
-          const next = decodeRow(tableSchema, u.new, { uuid, fill: this.columns.get(table) });
+          const next = this.decodeNew(table, tableSchema, u.new, uuid);
           rows.set(uuid, next);
           changes.push({ table, uuid, old, new: next });
         } else if (old) {
@@ -152,7 +153,7 @@ export class TableCache extends EventEmitter<TableCacheEvents> {
       for (const uuid in updates[table]) {
         const u = updates[table][uuid];
         const wire = 'initial' in u ? u.initial : 'insert' in u ? u.insert : undefined;
-        if (wire) rows.set(uuid, decodeRow(tableSchema, wire, { uuid, fill: this.columns.get(table) }));
+        if (wire) rows.set(uuid, this.decodeNew(table, tableSchema, wire, uuid));
       }
     }
     return snap;
@@ -166,7 +167,7 @@ export class TableCache extends EventEmitter<TableCacheEvents> {
       const tableSchema = this.tableSchema(table);
       for (const uuid in updates[table]) {
         const wire = updates[table][uuid].new;
-        if (wire) rows.set(uuid, decodeRow(tableSchema, wire, { uuid, fill: this.columns.get(table) }));
+        if (wire) rows.set(uuid, this.decodeNew(table, tableSchema, wire, uuid));
       }
     }
     return snap;
@@ -192,13 +193,18 @@ export class TableCache extends EventEmitter<TableCacheEvents> {
         if (!oldRows?.has(uuid)) changes.push({ table, uuid, new: next });
       }
     }
-    for (const table of this.columns.keys()) this.tableMap(snapshot, table);
+    for (const table of this.decoders.keys()) this.tableMap(snapshot, table);
     this.data = snapshot;
     this.emitChanges(changes);
   }
 
   clear(): void {
     this.replace(new Map());
+  }
+
+  private decodeNew(table: string, ts: TableSchema, wire: WireRow, uuid: string): Row {
+    const decode = this.decoders.get(table);
+    return decode ? decode(wire, uuid) : decodeRow(ts, wire, { uuid });
   }
 
   private tableSchema(table: string): TableSchema {
@@ -238,10 +244,10 @@ export class TableCache extends EventEmitter<TableCacheEvents> {
  * sets with max > 1 carry the symmetric difference, maps a key diff, everything else the new value.
  */
 export function applyModify(table: TableSchema, old: Row, diff: WireRow): Row {
+  const infos = columnInfos(table);
   const next: Row = { ...old };
   for (const column in diff) {
-    const col = columnSchema(table, column);
-    const kind: ColumnKind = col ? columnKind(col.type) : 'scalar';
+    const kind: ColumnKind = infos.get(column)?.kind ?? 'scalar';
     next[column] = applyColumnDiff(kind, old[column], diff[column]);
   }
   return next;

@@ -10,10 +10,14 @@ import { ZodError } from 'zod';
 import { Drivers, ROUTES, describeValidationError } from '../protocol/routes';
 import { errorMessage, InputError } from '../util/errors';
 import type { Logger } from '../util/log';
+import type { JSONRPCServer } from 'json-rpc-2.0';
+import { CONTROL_PATH } from './control';
 
 export interface PluginServerOptions {
   socketPath: string;
   drivers: Drivers;
+  /** JSON-RPC 2.0 control API served at CONTROL_PATH on the same socket. */
+  control?: JSONRPCServer;
   logger: Logger;
   /** Resolves once the daemon's state is loaded; calls that need it wait for it. */
   ready: () => Promise<void>;
@@ -35,6 +39,20 @@ export function createPluginApp(opts: Omit<PluginServerOptions, 'socketPath'>): 
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(express.text({ type: () => true, limit: '4mb' }));
+
+  app.post(CONTROL_PATH, async (req: Request, res: Response) => {
+    if (!opts.control) { res.status(404).json({ Err: 'no control API' }); return; }
+    let body: unknown;
+    try {
+      body = JSON.parse(typeof req.body === 'string' ? req.body : '');
+    } catch {
+      res.status(200).json({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error' } });
+      return;
+    }
+    await opts.ready().catch(() => undefined);
+    const answer = await opts.control.receive(body as Parameters<JSONRPCServer['receive']>[0]);
+    res.status(200).json(answer ?? {});
+  });
 
   app.post(/^\/[A-Za-z]+\.[A-Za-z]+$/, async (req: Request, res: Response) => {
     const route = ROUTES[req.path];

@@ -29,6 +29,9 @@ export interface PluginOptions {
   logLevel?: string;
   /** Run this script with node instead of <repo>/bin/ovs-container-network (harness self-tests). */
   bin?: string;
+  /** Run the daemon inside this network namespace (`ip netns exec <netns> node ...`); the socket
+   *  is a path, so the test (root namespace) still reaches it. Default: the test's namespace. */
+  netns?: string;
 }
 
 export interface CallResult<T> {
@@ -116,7 +119,10 @@ class PluginImpl implements Plugin {
   async start(): Promise<void> {
     fs.mkdirSync(path.dirname(this.socket), { recursive: true });
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, this.argv, { stdio: ['ignore', 'pipe', 'pipe'], env: this.env });
+    // `ip netns exec` execs the command (no fork), so child.pid is still the daemon's PID
+    const child = this.opts.netns
+      ? spawn('ip', ['netns', 'exec', this.opts.netns, process.execPath, ...this.argv], { stdio: ['ignore', 'pipe', 'pipe'], env: this.env })
+      : spawn(process.execPath, this.argv, { stdio: ['ignore', 'pipe', 'pipe'], env: this.env });
     if (!child.pid) throw new Error(`could not spawn the plugin daemon (${this.argv[0]})`);
     this.child = child;
     this.pid = child.pid;

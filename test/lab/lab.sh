@@ -416,8 +416,7 @@ cmd_wait_tunnels() {
     [ "$n" -ge "${#hosts[@]}" ] || ok=0
     for i in "${hosts[@]}"; do
       [ $ok = 1 ] || break
-      c=$(vsctl "h$i" --bare --columns=name find Interface type=geneve -- --bare --columns=name find Interface type=vxlan \
-          | grep -c '^ovn-' || true)
+      c=$(vsctl "h$i" --format=csv --no-headings --columns=name,type list Interface | grep -cE '^ovn-.*,"?(geneve|vxlan|stt)"?$' || true)
       [ "$c" -ge "$want" ] || { ok=0; break; }
       c=$(ofctl "h$i" dump-aggregate br-int 2>/dev/null | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
       [ "${c:-0}" -ge 5 ] || ok=0
@@ -510,35 +509,45 @@ cmd_dockerd_up() {
   die "dockerd of $h did not answer within ${t}s (log $d/dockerd.log)"
 }
 
-# processes of a lab dockerd: its mount namespace (dockerd, containerd, shims) + its containers'
-# cgroup (/<P>-hK in every v1 hierarchy / the v2 tree)
-dockerd_procs() {
-  local h=$1 d mnt p cg; d=$(hdir "$h")/docker; cg="/$P-$h"
-  mnt=$(cat "$d/mntns" 2>/dev/null || true)
+# processes of a lab dockerd: its mount namespace (dockerd, containerd, shims) ...
+dockerd_mnt_procs() {
+  local d mnt p; d=$(hdir "$1" any)/docker
+  mnt=$(cat "$d/mntns" 2>/dev/null) || return 0
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
-    [ "$p" = $$ ] && continue
-    if [ -n "$mnt" ] && [ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$mnt" ]; then echo "$p"; continue; fi
+    [ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$mnt" ] && echo "$p"
+  done
+  return 0
+}
+# ... and its containers: cgroup parent /<P>-hK (in every v1 hierarchy and the v2 tree)
+dockerd_cg_procs() {
+  local cg="/$P-$1" p
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
     grep -q ":$cg/" "/proc/$p/cgroup" 2>/dev/null && echo "$p"
   done
   return 0
 }
 
 cmd_dockerd_down() {
-  local h d p ids i
+  local h d p ids cg
   h=$(hname "$1" "${2:-}"); d=$(hdir "$h" any)/docker
   [ -d "$d" ] || return 0
   if p=$(dockerd_pid "$h"); then
-    # containers first (SIGKILL: a `sleep` PID 1 ignores SIGTERM), then SIGTERM dockerd
+    # containers first (SIGKILL: a `sleep` as PID 1 ignores SIGTERM), then SIGTERM dockerd
     ids=$(timeout 10 $DOCKER -H "unix://$d/docker.sock" ps -q 2>/dev/null || true)
     # shellcheck disable=SC2086
     [ -z "$ids" ] || timeout 30 $DOCKER -H "unix://$d/docker.sock" kill $ids >/dev/null 2>&1 || true
     kill_pids "$p"
   fi
+  # leftovers (after a dockerd crash): container processes are killed outright, containerd and
+  # the shims get a TERM first
   # shellcheck disable=SC2046
-  kill_pids $(dockerd_procs "$h") $(pid_alive "$d/launcher.pid" && cat "$d/launcher.pid")
+  set -- $(dockerd_cg_procs "$h"); [ $# = 0 ] || { kill -KILL "$@" 2>/dev/null || true; kill_pids "$@"; }
+  # shellcheck disable=SC2046
+  kill_pids $(dockerd_mnt_procs "$h") $(pid_alive "$d/launcher.pid" && cat "$d/launcher.pid")
   for cg in /sys/fs/cgroup/*/"$P-$h" /sys/fs/cgroup/"$P-$h"; do
-    [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    [ ! -d "$cg" ] || find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
   rm -f "$d/dockerd.pid" "$d/launcher.pid" "$d/mntns" "$d/docker.sock"
 }

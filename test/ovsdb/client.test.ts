@@ -395,10 +395,10 @@ describe('OvsdbClient reconnection', () => {
   });
 });
 
-describe('OvsdbClient over TCP', () => {
+describe('OvsdbClient over TCP and SSL', () => {
   let srv: OvsdbServer;
   before(async () => {
-    srv = await startOvsdbServer(undefined, { tcpPort: 0 });
+    srv = await startOvsdbServer(undefined, { tcpPort: 0, ssl: true });
   });
   after(async () => {
     await srv?.stop();
@@ -423,6 +423,23 @@ describe('OvsdbClient over TCP', () => {
     } finally {
       await list.close();
     }
+  });
+
+  it('works over ssl: with key, cert and CA files', async () => {
+    assert.ok(srv.sslRemote && srv.sslFiles);
+    const c = client(srv.sslRemote, { ssl: srv.sslFiles });
+    await c.connect();
+    try {
+      await c.waitFor('Bridge', (r) => r.name === 'br-tcp', 5000);
+      assert.deepEqual(await c.echo('tls'), ['tls']);
+    } finally {
+      await c.close();
+    }
+    // a client whose certificate the server's CA did not sign is refused (and keeps retrying)
+    const stranger = client(srv.sslRemote, { ssl: { ...srv.sslFiles, key: `${srv.dir}/ca-key.pem`, cert: `${srv.dir}/ca.pem` }, offlineWaitMs: 300 });
+    void stranger.connect().catch(() => undefined);
+    await assert.rejects(stranger.echo(), OvsdbConnectionError);
+    await stranger.close();
   });
 
   it('answers the server\'s echo requests (server inactivity probe at 1 s)', async () => {

@@ -16,8 +16,17 @@ export const OVN_NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema';
 export interface StartOptions {
   /** Also listen on TCP 127.0.0.1 (port 0 = any free port; read it from `tcpRemote`). */
   tcpPort?: number;
+  /** Also listen with SSL on 127.0.0.1 (any free port): certificates are made in the temp dir. */
+  ssl?: boolean;
   /** Extra ovsdb-server arguments, e.g. a --remote=db:... */
   extraArgs?: string[];
+}
+
+/** PEM files for a client of an ssl-enabled test server (signed by the same throwaway CA). */
+export interface ClientSslFiles {
+  key: string;
+  cert: string;
+  ca: string;
 }
 
 export interface OvsdbServer {
@@ -25,6 +34,10 @@ export interface OvsdbServer {
   remote: string;
   /** tcp:127.0.0.1:<port> when started with tcpPort, else undefined; may change after restart(). */
   readonly tcpRemote: string | undefined;
+  /** ssl:127.0.0.1:<port> when started with ssl, else undefined; may change after restart(). */
+  readonly sslRemote: string | undefined;
+  /** Client key/cert/CA files when started with ssl. */
+  sslFiles: ClientSslFiles | undefined;
   dir: string;
   /** PID of the current ovsdb-server process. */
   readonly pid: number;
@@ -49,6 +62,7 @@ export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts
   const sockPath = path.join(dir, 'db.sock');
   const logPath = path.join(dir, 'log');
   execFileSync('ovsdb-tool', ['create', db, schemaPath]);
+  const sslFiles = opts.ssl ? makeCertificates(dir) : undefined;
   const args = [
     db,
     `--remote=punix:${sockPath}`,
@@ -57,12 +71,21 @@ export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts
     `--log-file=${logPath}`,
     '--no-chdir',
     ...(opts.tcpPort !== undefined ? [`--remote=ptcp:${opts.tcpPort}:127.0.0.1`] : []),
+    ...(sslFiles
+      ? [
+          `--private-key=${path.join(dir, 'server-key.pem')}`,
+          `--certificate=${path.join(dir, 'server-cert.pem')}`,
+          `--ca-cert=${sslFiles.ca}`,
+          '--remote=pssl:0:127.0.0.1',
+        ]
+      : []),
     ...(opts.extraArgs ?? []),
   ];
 
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let tcpRemote: string | undefined;
+  let sslRemote: string | undefined;
   let stderr = '';
 
   async function start(): Promise<void> {
@@ -80,26 +103,44 @@ export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts
         resolve();
       }),
     );
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (c.exitCode !== null || c.signalCode !== null) throw new Error(`ovsdb-server exited at start: ${stderr}`);
-      if (await canConnect(sockPath)) break;
-      if (Date.now() > deadline) throw new Error(`ovsdb-server did not come up: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    if (opts.tcpPort !== undefined) {
-      const port = opts.tcpPort || Number(/listening on port (\d+)/.exec(safeRead(logPath).slice(logOffset))?.[1]);
-      if (!port) throw new Error('ovsdb-server did not log its TCP port');
-      tcpRemote = `tcp:127.0.0.1:${port}`;
+    try {
+      const deadline = Date.now() + 10_000;
+      // Listeners on port 0 log their port ("<remote>: listening on port N"), in remote order.
+      const loggedPorts = (): number[] =>
+        [...safeRead(logPath).slice(logOffset).matchAll(/listening on port (\d+)/g)].map((m) => Number(m[1]));
+      const wantLogged = (opts.tcpPort === 0 ? 1 : 0) + (sslFiles ? 1 : 0);
+      for (;;) {
+        if (c.exitCode !== null || c.signalCode !== null) throw new Error(`ovsdb-server exited at start: ${stderr}`);
+        // The unix socket may be up before the TCP listeners are logged: wait for all.
+        if (loggedPorts().length >= wantLogged && (await canConnect(sockPath))) break;
+        if (Date.now() > deadline) throw new Error(`ovsdb-server did not come up: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const ports = loggedPorts();
+      if (opts.tcpPort !== undefined) tcpRemote = `tcp:127.0.0.1:${opts.tcpPort || ports.shift()}`;
+      if (sslFiles) sslRemote = `ssl:127.0.0.1:${ports.shift()}`;
+    } catch (err) {
+      c.kill('SIGKILL');
+      await exited;
+      throw err;
     }
   }
 
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     remote: `unix:${sockPath}`,
     get tcpRemote() {
       return tcpRemote;
     },
+    get sslRemote() {
+      return sslRemote;
+    },
+    sslFiles,
     dir,
     get pid() {
       return child?.pid ?? -1;
@@ -121,6 +162,19 @@ export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts
       await start();
     },
   };
+}
+
+/** A throwaway CA, a server and a client certificate, made with the openssl CLI. */
+function makeCertificates(dir: string): ClientSslFiles {
+  const f = (name: string): string => path.join(dir, name);
+  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca-key.pem'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=test-ca');
+  for (const who of ['server', 'client']) {
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${who}-key.pem`), '-out', f(`${who}.csr`), '-subj', `/CN=${who}`);
+    openssl('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca-key.pem'), '-CAcreateserial',
+      '-out', f(`${who}-cert.pem`), '-days', '2');
+  }
+  return { key: f('client-key.pem'), cert: f('client-cert.pem'), ca: f('ca.pem') };
 }
 
 function safeRead(p: string): string {

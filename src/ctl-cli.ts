@@ -1,0 +1,47 @@
+// `ovs-container-network ctl METHOD [JSON]`: calls the running daemon's control API.
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { JSONRPCClient } from 'json-rpc-2.0';
+import { CONTROL_PATH } from './server/control';
+import { InputError } from './util/errors';
+
+const USAGE = `Usage: ovs-container-network ctl [--name NAME] [--plugin-dir DIR] METHOD [JSON-PARAMS]
+Methods: networks.list, endpoints.list, pools.list, peers.get, peers.set '["10.0.0.2","10.0.0.3"]', tunnels.status`;
+
+function post(socketPath: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method: 'POST', path: CONTROL_PATH, headers: { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      let out = '';
+      res.on('data', (c) => (out += c));
+      res.on('end', () => resolve(out));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export async function ctlMain(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  let name = env.OCN_NAME ?? 'ovs-container-network';
+  let dir = env.OCN_PLUGIN_DIR ?? '/run/docker/plugins';
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--name') name = argv[++i] ?? '';
+    else if (argv[i] === '--plugin-dir') dir = argv[++i] ?? '';
+    else rest.push(argv[i]);
+  }
+  const [method, params] = rest;
+  if (!method) throw new InputError(USAGE);
+  let parsed: unknown;
+  try {
+    parsed = params === undefined ? undefined : JSON.parse(params);
+  } catch {
+    throw new InputError(`parameters must be JSON: ${params}`);
+  }
+  const sock = path.join(dir, `${name}.sock`);
+  const client = new JSONRPCClient(async (req) => {
+    const text = await post(sock, JSON.stringify(req));
+    client.receive(JSON.parse(text));
+  });
+  const result = await client.request(method, parsed);
+  console.log(JSON.stringify(result, null, 2));
+}

@@ -1,0 +1,173 @@
+// Plain OVS overlays between a handful of hosts (no OVN): a tunnel bridge with one tunnel port
+// per peer and encapsulation, BFD on each, patch ports to the network bridges, and flows
+// mapping each network's local VLAN to its VNI.
+import type { Operation } from '../ovsdb/types';
+import { Db, OWNER, OWNER_TYPE, externalIds, findByName } from '../ovs/db';
+import { createBridgeOps, findBridge } from '../ovs/bridge';
+import { addPortOps, deletePortOps } from '../ovs/port';
+import { named, map } from '../ovs/wire';
+import type { KvStore } from '../state/kv';
+import type { Logger } from '../util/log';
+import { InputError } from '../util/errors';
+import type { NetworkRecord } from '../driver/model';
+import { OverlayNet, OverlayType, TUN_BRIDGE, TunnelPort, mgmtTarget, patchNames, renderFlows, replaceFlows, tunnelName } from './flows';
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+/** Encapsulation overhead on an IPv4 underlay (Geneve with OVN's option TLVs). */
+export const OVERHEAD: Record<OverlayType, number> = { vxlan: 50, geneve: 58 };
+
+export function parsePeers(text: string, what = '--peers'): string[] {
+  const peers = text.split(/[\s,]+/).map((p) => p.trim()).filter(Boolean);
+  for (const p of peers) if (!IPV4_RE.test(p)) throw new InputError(`${what}: "${p}" is not an IPv4 address`);
+  return [...new Set(peers)];
+}
+
+/** Automatic VNI: derived from the network id, the same on every host for a swarm network. */
+export function autoVni(networkId: string): number {
+  return (parseInt(networkId.slice(0, 6), 16) % 16_000_000) + 4096;
+}
+
+export interface TunnelStatus {
+  name: string;
+  type: string;
+  remote: string;
+  ofport?: number;
+  bfd: Record<string, string>;
+}
+
+export class OverlayManager {
+  private peers: string[] = [];
+  private readonly peersKey: string;
+
+  constructor(
+    private readonly db: Db,
+    private readonly kv: KvStore,
+    private readonly driver: string,
+    private readonly ovsdbRemote: string,
+    private readonly networks: () => Iterable<NetworkRecord>,
+    private readonly log: Logger,
+  ) {
+    this.peersKey = `ocn.${driver}.peers`;
+  }
+
+  load(fromConfig: string[] | undefined): void {
+    const stored = this.kv.load(this.peersKey).get(this.peersKey);
+    this.peers = fromConfig ?? (stored ? (JSON.parse(stored) as string[]) : []);
+  }
+
+  getPeers(): string[] {
+    return [...this.peers];
+  }
+
+  async setPeers(peers: string[]): Promise<void> {
+    this.peers = [...new Set(peers)];
+    await this.kv.commit({ set: { [this.peersKey]: JSON.stringify(this.peers) } });
+    await this.sync();
+  }
+
+  /** A local VLAN for the network on its bridge: its own, else a free one counting down from 4094. */
+  localVlan(net: NetworkRecord): number {
+    if (net.options.vlan) return net.options.vlan;
+    const used = new Set<number>();
+    for (const n of this.networks()) if (n.id !== net.id && n.options.bridge === net.options.bridge) used.add(n.overlay?.vlan ?? n.options.vlan ?? 0);
+    for (let v = 4094; v > 1; v--) if (!used.has(v)) return v;
+    throw new InputError(`no free local VLAN left on bridge ${net.options.bridge}`);
+  }
+
+  checkVni(net: NetworkRecord): void {
+    for (const n of this.networks()) {
+      if (n.id !== net.id && n.overlay && n.overlay.vni === net.overlay!.vni && n.overlay.type === net.overlay!.type) {
+        throw new InputError(`option vni: ${net.overlay!.vni} is already used by network ${n.id.slice(0, 12)} on this host`);
+      }
+    }
+  }
+
+  /** Brings bridges, patch ports and tunnels in line with networks and peers, then the flows. */
+  async sync(): Promise<void> {
+    const nets = [...this.networks()].filter((n) => n.overlay);
+    const ops: Operation[] = [];
+    let tunRef: string | ['named-uuid', string] | undefined = findBridge(this.db, TUN_BRIDGE)?._uuid;
+    if (nets.length && !tunRef) {
+      const datapath = nets[0].datapath;
+      ops.push(...createBridgeOps(TUN_BRIDGE, datapath, this.driver, 'tunbr'));
+      tunRef = named('tunbr');
+    }
+    const wantPatches = new Map<string, string>();
+    for (const n of nets) wantPatches.set(patchNames(n.options.bridge).onTun, n.options.bridge);
+    const wantTunnels = new Map<string, TunnelPort>();
+    for (const n of nets) for (const p of this.peers) {
+      const t: TunnelPort = { name: tunnelName(n.overlay!.type, p), type: n.overlay!.type, remote: p };
+      wantTunnels.set(t.name, t);
+    }
+    if (tunRef) {
+      let k = 0;
+      for (const [onTun, bridge] of wantPatches) {
+        if (findByName(this.db, 'Port', onTun)) continue;
+        const { onBridge } = patchNames(bridge);
+        const br = findBridge(this.db, bridge);
+        if (!br) continue;
+        const owner = { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink' };
+        ops.push(...addPortOps(tunRef, { name: onTun, type: '', externalIds: owner }, `pt${k}`));
+        ops.push(...addPortOps(br._uuid, { name: onBridge, type: '', externalIds: owner }, `pb${k}`));
+        // Interface type/options cannot go through PortSpec: patch peers are set right after.
+        ops.push({ op: 'update', table: 'Interface', where: [['name', '==', onTun]], row: { type: 'patch', options: map({ peer: onBridge }) } });
+        ops.push({ op: 'update', table: 'Interface', where: [['name', '==', onBridge]], row: { type: 'patch', options: map({ peer: onTun }) } });
+        k++;
+      }
+      let j = 0;
+      for (const t of wantTunnels.values()) {
+        if (findByName(this.db, 'Port', t.name)) continue;
+        ops.push(...addPortOps(tunRef, { name: t.name, type: '', externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink', 'ocn-peer-ip': t.remote } }, `tn${j++}`));
+        ops.push({ op: 'update', table: 'Interface', where: [['name', '==', t.name]], row: { type: t.type, options: map({ remote_ip: t.remote, key: 'flow' }), bfd: map({ enable: 'true' }) } });
+      }
+    }
+    // Tunnels to peers no longer wanted, patches to bridges without overlay networks.
+    for (const p of this.db.rows('Port')) {
+      const ids = externalIds(p);
+      if (ids[OWNER] !== this.driver) continue;
+      const name = String(p.name);
+      if (ids['ocn-peer-ip'] && !wantTunnels.has(name)) ops.push(...deletePortOps(this.db, name));
+      if (name.startsWith('ocnq') && !wantPatches.has(name)) ops.push(...deletePortOps(this.db, name));
+      if (name.startsWith('ocnp') && ![...wantPatches.values()].some((b) => patchNames(b).onBridge === name)) ops.push(...deletePortOps(this.db, name));
+    }
+    if (!nets.length) {
+      const tb = findBridge(this.db, TUN_BRIDGE);
+      if (tb && externalIds(tb)[OWNER] === this.driver) ops.push({ op: 'mutate', table: 'Open_vSwitch', where: [], mutations: [['bridges', 'delete', ['set', [['uuid', tb._uuid]]]]] });
+    }
+    if (ops.length) await this.db.transact(ops);
+    if (!nets.length) return;
+    await this.db.waitFor('Bridge', (b) => (b.name === TUN_BRIDGE ? true : undefined), 5000);
+    const flowNets: OverlayNet[] = nets.map((n) => ({ vni: n.overlay!.vni, vlan: n.overlay!.vlan, type: n.overlay!.type, patch: patchNames(n.options.bridge).onTun }));
+    await this.applyFlows(renderFlows(flowNets, [...wantTunnels.values()]));
+  }
+
+  /** The OpenFlow socket appears once ovs-vswitchd has created the bridge: retry briefly. */
+  private async applyFlows(flows: string): Promise<void> {
+    const target = mgmtTarget(this.ovsdbRemote, TUN_BRIDGE);
+    let last: unknown;
+    for (let i = 0; i < 50; i++) {
+      try {
+        await replaceFlows(target, flows);
+        return;
+      } catch (err) {
+        last = err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error(`could not program ${TUN_BRIDGE}: ${String(last)}`);
+  }
+
+  status(): TunnelStatus[] {
+    const out: TunnelStatus[] = [];
+    for (const i of this.db.rows('Interface')) {
+      const ids = externalIds(i);
+      if (ids[OWNER] !== this.driver || !ids['ocn-peer-ip']) continue;
+      out.push({
+        name: String(i.name), type: String(i.type), remote: ids['ocn-peer-ip'],
+        ofport: typeof i.ofport === 'number' ? i.ofport : undefined,
+        bfd: (i.bfd_status ?? {}) as Record<string, string>,
+      });
+    }
+    return out;
+  }
+}
