@@ -18,8 +18,9 @@ run: setup
 test:
 	OCN_TEST_DEPS=1 ./scripts/setup.sh
 	$(NODE_TEST) dist/test/unit/ dist/test/ovsdb/ dist/test/netlink/
-	$(NODE_TEST) --test-concurrency=1 dist/test/integration/
+	$(NODE_TEST) --test-concurrency=1 dist/test/integration/ dist/test/harness/
 	$(NODE_TEST) --test-concurrency=1 dist/test/e2e/
+	$(NODE_TEST) --test-concurrency=1 dist/test/lab/ dist/test/multihost/
 
 test-unit: build
 	$(NODE_TEST) dist/test/unit/

@@ -26,15 +26,16 @@ function overlaps(a: [number, number], b: [number, number]): boolean {
   return ((a[0] & mask) >>> 0) === ((b[0] & mask) >>> 0);
 }
 
-/** n free /24s from 10.<second>.x.0, second in 224..254 (rarely used by others' tests). */
-export function freeSubnets(n: number): string[] {
+/** n free subnets of prefix length `len` (16..24) in 10.236.0.0-10.254.255.255 (rarely used by others' tests). */
+export function freeSubnets(n: number, len = 24): string[] {
   const used = hostPrefixes();
   const out: string[] = [];
+  const step = 1 << (24 - len); // in units of /24
   for (let second = 236; second <= 254 && out.length < n; second++) {
-    for (let third = 0; third < 256 && out.length < n; third++) {
-      const s = `10.${second}.${third}.0/24`;
-      if (taken.has(s)) continue;
-      const p: [number, number] = [toInt(`10.${second}.${third}.0`) >>> 0, 24];
+    for (let third = 0; third < 256 && out.length < n; third += step) {
+      const s = `10.${second}.${third}.0/${len}`;
+      const p: [number, number] = [toInt(`10.${second}.${third}.0`) >>> 0, len];
+      if ([...taken].some((t) => overlaps(p, [toInt(t.split('/')[0]) >>> 0, Number(t.split('/')[1])]))) continue;
       if (used.some((u) => overlaps(u, p))) continue;
       taken.add(s);
       out.push(s);

@@ -63,13 +63,25 @@ export async function deleteNetwork(net: BenchNet, timed?: (ms: number) => void)
   await net.client.call('IpamDriver.ReleasePool', { PoolID: net.poolId });
 }
 
-/** The attach path: RequestAddress + CreateEndpoint + Join. */
-export async function attach(net: BenchNet): Promise<AttachedEp> {
+export interface StepTimes {
+  requestAddress: number;
+  createEndpoint: number;
+  join: number;
+}
+
+const since = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
+
+/** The attach path: RequestAddress + CreateEndpoint + Join; `steps` receives each call's time (ms). */
+export async function attach(net: BenchNet, steps?: (s: StepTimes) => void): Promise<AttachedEp> {
   const c = net.client;
+  const t0 = process.hrtime.bigint();
   const a = await c.call<{ Address: string }>('IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null });
+  const t1 = process.hrtime.bigint();
   const id = hexId();
   await c.call('NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: id, Interface: { Address: a.Address, AddressIPv6: '', MacAddress: '' }, Options: EP_OPTIONS });
+  const t2 = process.hrtime.bigint();
   await c.call('NetworkDriver.Join', { NetworkID: net.id, EndpointID: id, SandboxKey: `/var/run/docker/netns/${id.slice(0, 12)}`, Options: EP_OPTIONS });
+  steps?.({ requestAddress: Number(t1 - t0) / 1e6, createEndpoint: Number(t2 - t1) / 1e6, join: since(t2) });
   return { id, address: a.Address };
 }
 

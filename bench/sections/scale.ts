@@ -1,5 +1,148 @@
+// 3 + 5. Scale and daemon resources. One daemon gets 10, then 100, then 1,000 endpoints (veth +
+// OVS port + IPAM record each, like running containers); at each level single attaches are timed
+// (each followed by its detach, so the level stays exact), and the levels are measured again on
+// the way down so drift does not masquerade as growth. Resources: RSS before any network, RSS at
+// 1,000 endpoints, and CPU over an idle window (utime + stime from /proc/<pid>/stat), next to a bare
+// `node` process started at the same time (the floor of any Node daemon) and a second, empty daemon.
+import { spawn } from 'node:child_process';
+import { ensureSystemOvs } from '../../test/harness/ovs';
+import { pidsByComm } from '../../test/harness/exec';
 import type { Ctx } from '../lib/context';
-import type { SectionResult } from '../lib/figures';
-export async function runScale(_ctx: Ctx): Promise<SectionResult> {
-  return { section: 'scale', figures: [], data: {}, notes: [] };
+import { onCleanup } from '../lib/cleanup';
+import { Figure, SectionResult, target } from '../lib/figures';
+import { startBenchPlugin } from '../lib/plugins';
+import { benchBridge } from '../lib/ovs';
+import { cpuPercentOver, rssMb } from '../lib/proc';
+import { freeSubnets } from '../lib/subnets';
+import { round, roundSummary, runConcurrent, summarize, Summary } from '../lib/stats';
+import { sleep, waitLinksGone } from '../lib/util';
+import { attach, AttachedEp, BenchNet, createNetwork, deleteNetwork, detach, hostVeth, StepTimes } from '../lib/workload';
+
+function startBareNode(): { pid: number; stop(): Promise<void> } {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  const exited = new Promise((r) => child.on('exit', r));
+  const stop = onCleanup('bare node', async () => {
+    child.kill('SIGTERM');
+    await exited;
+  });
+  return { pid: child.pid!, stop };
+}
+
+export async function runScale(ctx: Ctx): Promise<SectionResult> {
+  await ensureSystemOvs();
+  const q = ctx.quick;
+  const levels = q ? [10, 100, 300] : [10, 100, 1000];
+  const samples = q ? 12 : 30;
+  const idleSeconds = q ? 15 : 60;
+  const figures: Figure[] = [];
+  const data: Record<string, unknown> = {};
+  const notes: string[] = [];
+
+  const bare = startBareNode();
+  const empty = await startBenchPlugin('idle', 'product');
+  const s = await startBenchPlugin('scale', 'product');
+  await sleep(3000); // past start-up: state loaded, first GCs done
+  const rss = { idleDaemon: rssMb(s.pid), bareNode: rssMb(bare.pid), emptyDaemon: rssMb(empty.pid) } as Record<string, number>;
+  ctx.log(`RSS idle: daemon ${round(rss.idleDaemon)} MB, bare node ${round(rss.bareNode)} MB`);
+
+  const [subnet] = freeSubnets(1, 21); // 2,046 addresses
+  const net: BenchNet = await createNetwork(s.client, { bridge: benchBridge('s'), subnet, vlan: 10, gateway: 'local' });
+  const population: AttachedEp[] = [];
+  const grow = async (to: number) => {
+    const add = to - population.length;
+    await runConcurrent(add, 20, async () => {
+      population.push(await attach(net));
+    });
+  };
+  const shrink = async (to: number) => {
+    const gone = population.splice(to);
+    await runConcurrent(gone.length, 20, async (i) => detach(net, gone[i]));
+    if (!(await waitLinksGone(gone.map((e) => hostVeth(e.id, false)), 120_000))) throw new Error('veths still present 120 s after detach');
+    await sleep(500);
+  };
+  const measured: Record<number, { total: number[]; steps: StepTimes[] }> = {};
+  const measure = async (level: number) => {
+    const m = (measured[level] ??= { total: [], steps: [] });
+    for (let i = 0; i < samples; i++) {
+      const t0 = process.hrtime.bigint();
+      const ep = await attach(net, (st) => m.steps.push(st));
+      m.total.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      await detach(net, ep);
+      await waitLinksGone([hostVeth(ep.id, false)], 10_000, 2);
+      await sleep(20);
+    }
+  };
+  const ovsdbPids = pidsByComm('ovsdb-server');
+  const vswitchdPids = pidsByComm('ovs-vswitchd');
+  await measure(levels[0]); // warm-up pass, discarded below
+  measured[levels[0]] = { total: [], steps: [] };
+  for (const level of levels) {
+    const t0 = Date.now();
+    await grow(level);
+    ctx.log(`scale: ${level} endpoints (grown in ${((Date.now() - t0) / 1000).toFixed(1)} s), measuring ${samples} attaches`);
+    await sleep(1000);
+    await measure(level);
+  }
+  await sleep(5000);
+  rss.daemonAtTop = rssMb(s.pid);
+  ctx.log(`RSS with ${population.length} endpoints: ${round(rss.daemonAtTop)} MB; idle CPU window ${idleSeconds} s`);
+  const pids = [s.pid, empty.pid, bare.pid, ...vswitchdPids, ...ovsdbPids];
+  const cpu = await cpuPercentOver(pids, idleSeconds * 1000);
+  const idle = { daemonAtTop: cpu[0], emptyDaemon: cpu[1], bareNode: cpu[2], ovsVswitchd: cpu[3] ?? NaN, ovsdbServer: cpu[3 + vswitchdPids.length] ?? NaN };
+  rss.daemonAfterIdle = rssMb(s.pid);
+  for (const level of [...levels].reverse().slice(1)) {
+    const t0 = Date.now();
+    await shrink(level);
+    ctx.log(`scale: back to ${level} endpoints (${((Date.now() - t0) / 1000).toFixed(1)} s), measuring again`);
+    await sleep(1000);
+    await measure(level);
+  }
+  await shrink(0);
+  await deleteNetwork(net);
+  await s.stop();
+  await empty.stop();
+  await bare.stop();
+
+  const sums: Record<number, Summary> = {};
+  for (const l of levels) sums[l] = summarize(measured[l].total);
+  const stepSum = (l: number, k: keyof StepTimes) => roundSummary(summarize(measured[l].steps.map((x) => x[k])));
+  data.attach = Object.fromEntries(levels.map((l) => [l, { total: roundSummary(sums[l]), requestAddress: stepSum(l, 'requestAddress'), createEndpoint: stepSum(l, 'createEndpoint'), join: stepSum(l, 'join') }]));
+  data.rssMb = Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, round(v)]));
+  data.idleCpuPercent = Object.fromEntries(Object.entries(idle).map(([k, v]) => [k, round(v)]));
+  data.idleSeconds = idleSeconds;
+  const base = sums[levels[0]];
+  for (const l of levels.slice(1)) {
+    const r = sums[l].p50 / base.p50;
+    figures.push({
+      id: `scale.${l}`, section: 'scale', label: `attach p50 with ${l.toLocaleString('en')} endpoints on the host`,
+      value: sums[l].p50, unit: 'ms', compare: { label: `with ${levels[0]}`, value: base.p50, unit: 'ms' },
+      ratio: { value: r, label: `÷ p50 at ${levels[0]}` },
+      target: target('<=', 1.2, 'ratio', r, '≤ 1.2× p50 at 10'),
+      detail: `n=${sums[l].n} (up and down); Join p50 ${stepSum(l, 'join').p50} vs ${stepSum(levels[0], 'join').p50} ms`,
+    });
+  }
+  const top = levels[levels.length - 1];
+  figures.push({
+    id: 'rss.idle', section: 'scale', label: 'daemon RSS, idle (no networks)', value: rss.idleDaemon, unit: 'MB',
+    compare: { label: 'bare node process', value: rss.bareNode, unit: 'MB' }, ratio: { value: rss.idleDaemon / rss.bareNode, label: 'ours ÷ bare node' },
+    target: target('<=', 50, 'value', rss.idleDaemon, '≤ 50 MB'),
+  });
+  figures.push({
+    id: 'rss.top', section: 'scale', label: `daemon RSS with ${top.toLocaleString('en')} endpoints`, value: rss.daemonAtTop, unit: 'MB',
+    compare: { label: 'same daemon idle', value: rss.idleDaemon, unit: 'MB' }, ratio: { value: rss.daemonAtTop / rss.idleDaemon, label: `÷ idle` },
+    target: target('<=', 80, 'value', rss.daemonAtTop, '≤ 80 MB'),
+  });
+  figures.push({
+    id: 'cpu.idle.top', section: 'scale', label: `daemon CPU idle over ${idleSeconds} s, ${top.toLocaleString('en')} endpoints`, value: idle.daemonAtTop, unit: '%',
+    compare: { label: 'bare node', value: idle.bareNode, unit: '%' },
+    target: target('<', 1, 'value', idle.daemonAtTop, '< 1 %'),
+    detail: `empty daemon ${round(idle.emptyDaemon)} %, ovs-vswitchd ${round(idle.ovsVswitchd)} % in the same window`,
+  });
+  figures.push({
+    id: 'cpu.idle.empty', section: 'scale', label: `daemon CPU idle over ${idleSeconds} s, no networks`, value: idle.emptyDaemon, unit: '%',
+    compare: { label: 'bare node', value: idle.bareNode, unit: '%' },
+    target: target('<', 1, 'value', idle.emptyDaemon, '< 1 %'),
+  });
+  notes.push(`ovs-vswitchd used ${round(idle.ovsVswitchd)} % of a core over the idle window with ${top} endpoint ports on its userspace datapath; ovsdb-server ${round(idle.ovsdbServer)} %.`);
+  return { section: 'scale', figures, data, notes };
 }

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  Env, IMAGE, assertTeardownClean, cleanup, docker, dockerFails, dockerOk, exec, ifindex, kvKeys, linkExists, netSettings, note,
-  pings, portUuid, runSleeper, setup, sleep, waitLinkGone, waitPortGone, waitFor,
+  Env, IMAGE, assertTeardownClean, cleanup, docker, dockerFails, dockerOk, exec, ifindex, kvKeys, linkExists, netSettings, networkId,
+  note, pings, portUuid, runSleeper, setup, sleep, waitLinkGone, waitPortGone, waitFor,
 } from './helpers';
 
 let env: Env;
@@ -67,11 +67,15 @@ test('plugin restart (graceful, then kill -9) with containers attached: nothing 
   const starts = env.p.logRecords().filter((r) => r.msg === 'state loaded and reconciled').length;
 
   note('plugin: graceful restart');
+  let t = Date.now();
   const stopped = await env.p.stop();
+  note(`plugin stopped in ${Date.now() - t} ms`);
   assert.equal(stopped.code, 0, `graceful stop exits 0 (${JSON.stringify(stopped)})`);
   assert.ok(await pings(env, 'k2', 'k1'), 'the datapath does not need the plugin');
+  t = Date.now();
   await env.p.restart();
   const rep1 = await waitReconciled(starts + 1);
+  note(`plugin answering in ${Math.round(env.p.startupMs)} ms, reconciled in ${Date.now() - t} ms`);
   assert.equal(rep1.staleEndpoints, 0, `no endpoint taken for stale: ${JSON.stringify(rep1)}`);
   assert.equal(rep1.orphanVeths, 0);
   for (const [c, before] of [['k1', k1], ['k2', k2]] as const) {
@@ -118,6 +122,16 @@ test('plugin restart (graceful, then kill -9) with containers attached: nothing 
   await waitPortGone(k2.host);
   await waitLinkGone(k2.host);
   assert.ok(await pings(env, 'k1', k4.ip), 'the others are unaffected');
+  // Endpoints created before either restart are removed as cleanly as the newer ones.
+  const k3h = (await attached('k3', 'rst')).host;
+  await dockerOk(env, ['rm', '-f', 'k1', 'k3', 'k4']);
+  for (const h of [k1.host, k3h, k4.host]) {
+    await waitPortGone(h);
+    await waitLinkGone(h);
+  }
+  const gw = `ocng${(await networkId(env, 'rst')).slice(0, 11)}`;
+  await dockerOk(env, ['network', 'rm', 'rst']);
+  await waitLinkGone(gw);
 });
 
 test('dockerd restart over the plugin IPAM: network kept, containers back, fresh addresses, overlaps still refused', async () => {

@@ -37,9 +37,10 @@
 #      LAB_CHASSIS=lab|external  (recorded by the first 'up'; later values must agree)
 #        lab:      controller-up writes system-id, ovn-remote, ovn-encap-type/-ip,
 #                  ovn-bridge(-datapath-type) on the host's Open_vSwitch row (like shared/lab.sh)
-#        external: nothing OVN-related (not even system-id) is written: the product's
-#                  `ovs-container-network chassis setup` does it; controller-up only starts
-#                  ovn-controller, which waits for those keys.
+#        external: no OVN key is written: the product's `ovs-container-network chassis setup`
+#                  does it; controller-up only starts ovn-controller, which waits for them.
+#      LAB_SYSTEM_ID=host|none  host (default): 'up' sets external_ids:system-id=hK like ovs-ctl
+#                  does on a real host (hostname=hK is always set); none: no system-id.
 #      LAB_OWNER_PID  recorded in <state>/owner (the TypeScript API sweeps labs of dead owners)
 set -Eeuo pipefail
 trap 'echo "[lab ${LAB_ID:-0}] ERROR: line $LINENO: $BASH_COMMAND (rc=$?)" >&2' ERR
@@ -71,13 +72,15 @@ setting() {  # name env-value default
 P=$(setting prefix "${LAB_PREFIX:-}" "$([ "$LAB_ID" = 0 ] && echo ocnl || echo "ocnl$LAB_ID")")
 ENCAP=$(setting encap "${LAB_ENCAP:-}" geneve)
 CHASSIS=$(setting chassis "${LAB_CHASSIS:-}" lab)
+SYSID=$(setting sysid "${LAB_SYSTEM_ID:-}" host)
 [[ "$P" =~ ^[A-Za-z0-9_.]{1,40}$ ]] || die "bad prefix '$P'"
 [[ "$ENCAP" =~ ^(geneve|vxlan)$ ]] || die "LAB_ENCAP must be geneve or vxlan"
 [[ "$CHASSIS" =~ ^(lab|external)$ ]] || die "LAB_CHASSIS must be lab or external"
+[[ "$SYSID" =~ ^(host|none)$ ]] || die "LAB_SYSTEM_ID must be host or none"
 UL_NS=$P-ul
 CENTRAL_NS=$P-c
 CDIR=$ST/central
-save_settings() { mkdir -p "$ST"; echo "$P" > "$ST/prefix"; echo "$ENCAP" > "$ST/encap"; echo "$CHASSIS" > "$ST/chassis"
+save_settings() { mkdir -p "$ST"; echo "$P" > "$ST/prefix"; echo "$ENCAP" > "$ST/encap"; echo "$CHASSIS" > "$ST/chassis"; echo "$SYSID" > "$ST/sysid"
                   [ -z "${LAB_OWNER_PID:-}" ] || echo "$LAB_OWNER_PID" > "$ST/owner"; }
 
 # ------------------------------------------------------------------ process helpers
@@ -182,9 +185,10 @@ start_ovs() {
   fi
   vsctl "$h" --no-wait init
   vsctl "$h" --no-wait set Open_vSwitch . external_ids:hostname="$(hname "$h" any)"
-  # lab mode: a system-id from the start (as ovs-ctl gives a real host); external: the product's
-  # chassis setup must write it
-  [ "$CHASSIS" = external ] || vsctl "$h" --no-wait set Open_vSwitch . external_ids:system-id="$(hname "$h" any)"
+  # system-id=hK from the start, as `ovs-ctl --system-id=hK start` leaves it on a machine named hK
+  # (LAB_SYSTEM_ID=none: no system-id at all; mind that every lab host has the SAME uname
+  # hostname, so a fallback to gethostname() gives all hosts one chassis name)
+  [ "$SYSID" = none ] || vsctl "$h" --no-wait set Open_vSwitch . external_ids:system-id="$(hname "$h" any)"
   if ! pid_alive "$d/ovs-vswitchd.pid" ovs-vswitchd; then
     # --disable-system: only the userspace (netdev) dpif; no probing for the missing kernel module
     # shellcheck disable=SC2046
@@ -409,6 +413,9 @@ cmd_wait_tunnels() {
   end=$((SECONDS + t))
   for i in $(seq 1 "$(nhosts)"); do pid_alive "$ST/h$i/ovn-controller.pid" && hosts+=("$i"); done
   [ ${#hosts[@]} -gt 0 ] || die "no ovn-controller running"
+  # two hosts with one system-id fight over one chassis forever: say so instead of timing out
+  c=$(for i in "${hosts[@]}"; do system_id "h$i"; done | sort | uniq -d | tr '\n' ' ')
+  [ -z "${c// }" ] || die "several hosts have system-id '$c' (one chassis name for all: the mesh never completes)"
   while :; do
     ok=1
     n=$(sbctl --bare --columns=name list Chassis | grep -c . || true)
@@ -575,7 +582,7 @@ show_pid() { pid_alive "$1" && cat "$1" || echo -; }
 cmd_status() {
   local n i d f; n=$(nhosts)
   [ -d "$ST" ] || { echo "lab $LAB_ID: down"; return 0; }
-  echo "lab $LAB_ID: dir=$ST prefix=$P encap=$ENCAP chassis=$CHASSIS hosts=$n owner=$(cat "$ST/owner" 2>/dev/null || echo -)"
+  echo "lab $LAB_ID: dir=$ST prefix=$P encap=$ENCAP chassis=$CHASSIS system-id=$SYSID hosts=$n owner=$(cat "$ST/owner" 2>/dev/null || echo -)"
   echo "netns: $(tr '\n' ' ' < "$ST/netns.list" 2>/dev/null)"
   for i in $(seq 1 "$n"); do
     d=$ST/h$i
@@ -589,7 +596,7 @@ cmd_status() {
 }
 
 cmd_info() {  # machine-readable facts (KEY=VALUE)
-  echo "dir=$ST"; echo "prefix=$P"; echo "encap=$ENCAP"; echo "chassis=$CHASSIS"; echo "hosts=$(nhosts)"
+  echo "dir=$ST"; echo "prefix=$P"; echo "encap=$ENCAP"; echo "chassis=$CHASSIS"; echo "system_id=$SYSID"; echo "hosts=$(nhosts)"
   echo "underlay_ns=$UL_NS"; echo "central_ns=$CENTRAL_NS"; echo "central_ip=$CENTRAL_IP"
   echo "nb_remote=tcp:$CENTRAL_IP:6641"; echo "sb_remote=tcp:$CENTRAL_IP:6642"
   echo "nb_unix=unix:$CDIR/ovnnb_db.sock"; echo "sb_unix=unix:$CDIR/ovnsb_db.sock"

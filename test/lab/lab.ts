@@ -50,6 +50,9 @@ export interface LabOptions {
   ovn?: boolean;
   /** 'lab' (default): the lab writes system-id/ovn-remote/ovn-encap-*; 'external': the product does. */
   chassis?: 'lab' | 'external';
+  /** 'host' (default): `up` sets external_ids:system-id=hK (as ovs-ctl leaves it on a machine named
+   *  hK); 'none': no system-id (NB: every lab host has the machine's one uname hostname). */
+  systemId?: 'host' | 'none';
   /** Lab id ([a-z0-9]{1,12}); default: unique per process and call. */
   id?: string;
   /** Namespace prefix; default ocnl<id>. */
@@ -339,7 +342,14 @@ class LabImpl implements Lab {
   readonly dockerds = new Set<LabDockerdImpl>();
   private destroyed?: Promise<void>;
 
-  constructor(readonly id: string, readonly prefix: string, readonly encap: 'geneve' | 'vxlan', readonly chassis: 'lab' | 'external', n: number) {
+  constructor(
+    readonly id: string,
+    readonly prefix: string,
+    readonly encap: 'geneve' | 'vxlan',
+    readonly chassis: 'lab' | 'external',
+    readonly systemIdMode: 'host' | 'none',
+    n: number,
+  ) {
     this.dir = STATE_PREFIX + id;
     this.nbUnix = `unix:${this.dir}/central/ovnnb_db.sock`;
     this.sbUnix = `unix:${this.dir}/central/ovnsb_db.sock`;
@@ -349,12 +359,12 @@ class LabImpl implements Lab {
   }
 
   sh(args: string[], opts?: RunOptions): Promise<string> {
-    return labSh(this.id, args, opts, { LAB_PREFIX: this.prefix, LAB_ENCAP: this.encap, LAB_CHASSIS: this.chassis, LAB_OWNER_PID: String(process.pid) });
+    return labSh(this.id, args, opts, { LAB_PREFIX: this.prefix, LAB_ENCAP: this.encap, LAB_CHASSIS: this.chassis, LAB_SYSTEM_ID: this.systemIdMode, LAB_OWNER_PID: String(process.pid) });
   }
 
   host(h: HostRef): LabHost {
     if (typeof h === 'object') return h;
-    const i = typeof h === 'number' ? h : Number(String(h).replace(new RegExp(`^(${this.prefix}-)?h`), ''));
+    const i = typeof h === 'number' ? h : Number(String(h).replace(`${this.prefix}-`, '').replace(/^h/, ''));
     const host = this.hosts[i - 1];
     if (!host) throw new Error(`lab ${this.id} has no host ${String(h)}`);
     return host;
@@ -464,7 +474,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     if (owner && owner !== process.pid && isAlive(owner)) throw new Error(`lab ${id} is in use by pid ${owner}`);
     await labSh(id, ['down']);
   }
-  const lab = new LabImpl(id, opts.prefix ?? `ocnl${id}`, opts.encap ?? 'geneve', opts.chassis ?? 'lab', opts.hosts);
+  const lab = new LabImpl(id, opts.prefix ?? `ocnl${id}`, opts.encap ?? 'geneve', opts.chassis ?? 'lab', opts.systemId ?? 'host', opts.hosts);
   if (!exitHooked) {
     exitHooked = true;
     atExit(() => {

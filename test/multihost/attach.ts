@@ -1,0 +1,73 @@
+// Attach a "container" (a namespace the test owns) on a lab host through the plugin running in
+// that host's namespace, as dockerd would: RequestAddress, CreateEndpoint, Join, then move the
+// container end into the container namespace.
+import * as crypto from 'node:crypto';
+import assert from 'node:assert/strict';
+import type { Plugin } from '../harness/plugin';
+import type { LabHost } from '../lab/lab';
+import { run, runOk } from '../harness/exec';
+
+export const hexId = () => crypto.randomBytes(32).toString('hex');
+
+export async function ok<T = Record<string, unknown>>(p: Plugin, method: string, body?: unknown): Promise<T> {
+  const r = await p.call<T>(method, body, { timeoutMs: 60_000 });
+  assert.equal(r.status, 200, `${method}: ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+export interface Ctr {
+  ns: string;
+  ip: string;
+  endpointId: string;
+  networkId: string;
+  joinMs: number;
+  host: LabHost;
+  plugin: Plugin;
+}
+
+export interface OvnNet {
+  id: string;
+  poolId: string;
+  gateway: string;
+}
+
+/** Own-IPAM pool + gateway + CreateNetwork on one host's plugin. */
+export async function createNetwork(p: Plugin, subnet: string, opts: Record<string, string>, id = hexId()): Promise<OvnNet> {
+  const pool = await ok<{ PoolID: string }>(p, 'IpamDriver.RequestPool', { AddressSpace: 'ocn-local', Pool: subnet, SubPool: '', Options: null, V6: false });
+  const gw = await ok<{ Address: string }>(p, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: '', Options: { RequestAddressType: 'com.docker.network.gateway' } });
+  await ok(p, 'NetworkDriver.CreateNetwork', {
+    NetworkID: id, Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': opts },
+    IPv4Data: [{ AddressSpace: 'ocn-local', Pool: subnet, Gateway: gw.Address }], IPv6Data: [],
+  });
+  return { id, poolId: pool.PoolID, gateway: gw.Address };
+}
+
+export async function attach(host: LabHost, p: Plugin, net: OvnNet, nsName: string, opts: { route?: boolean } = {}): Promise<Ctr> {
+  const addr = await ok<{ Address: string }>(p, 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null });
+  const endpointId = hexId();
+  await ok(p, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: endpointId, Interface: { Address: addr.Address, AddressIPv6: '', MacAddress: '' }, Options: {} });
+  const t0 = Date.now();
+  const join = await ok<{ InterfaceName: { SrcName: string }; Gateway?: string }>(p, 'NetworkDriver.Join', { NetworkID: net.id, EndpointID: endpointId, SandboxKey: `/var/run/docker/netns/${nsName}`, Options: {} });
+  const joinMs = Date.now() - t0;
+  await run('ip', ['netns', 'del', nsName]);
+  await runOk('ip', ['netns', 'add', nsName]);
+  const src = join.InterfaceName.SrcName;
+  await runOk('ip', ['-n', host.ns, 'link', 'set', src, 'netns', nsName]);
+  await runOk('ip', ['-n', nsName, 'link', 'set', 'lo', 'up']);
+  await runOk('ip', ['-n', nsName, 'link', 'set', src, 'name', 'eth0']);
+  await runOk('ip', ['-n', nsName, 'addr', 'add', addr.Address, 'dev', 'eth0']);
+  await runOk('ip', ['-n', nsName, 'link', 'set', 'eth0', 'up']);
+  if (opts.route !== false && join.Gateway) await runOk('ip', ['-n', nsName, 'route', 'add', 'default', 'via', join.Gateway]);
+  return { ns: nsName, ip: addr.Address.split('/')[0], endpointId, networkId: net.id, joinMs, host, plugin: p };
+}
+
+export async function detach(c: Ctr): Promise<void> {
+  await run('ip', ['netns', 'del', c.ns]);
+  await ok(c.plugin, 'NetworkDriver.Leave', { NetworkID: c.networkId, EndpointID: c.endpointId });
+  await ok(c.plugin, 'NetworkDriver.DeleteEndpoint', { NetworkID: c.networkId, EndpointID: c.endpointId });
+}
+
+export async function ping(ns: string, target: string, count = 2): Promise<boolean> {
+  const r = await run('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', String(count), '-W', '2', target], { timeoutMs: 20_000 });
+  return r.code === 0;
+}

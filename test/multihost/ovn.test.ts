@@ -1,0 +1,151 @@
+// OVN across three lab hosts (network namespaces, each with its own OVS and ovn-controller,
+// OVN central in its own namespace), with the real daemon in every host.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { startLab, Lab } from '../lab/lab';
+import type { Plugin } from '../harness/plugin';
+import { run, runOk } from '../harness/exec';
+import { repoRoot } from '../harness/paths';
+import { attach, createNetwork, detach, hexId, ok, ping, Ctr, OvnNet } from './attach';
+
+let lab: Lab;
+const plugins: Plugin[] = [];
+const ctrs: Ctr[] = [];
+const nsNames: string[] = [];
+let blue: OvnNet[] = [];
+const tag = Math.random().toString(16).slice(2, 6);
+const ns = (n: string) => { const x = `ocnm${tag}${n}`; nsNames.push(x); return x; };
+
+before(async () => {
+  lab = await startLab({ hosts: 3, ovn: true, chassis: 'external', encap: 'geneve' });
+  for (const h of lab.hosts) {
+    await h.chassisSetup();
+    await lab.startController(h);
+  }
+  await lab.waitTunnels();
+  for (const h of lab.hosts) plugins.push(await h.startPlugin(['--ovn-nb', lab.nbRemote]));
+});
+
+after(async () => {
+  for (const n of nsNames) await run('ip', ['netns', 'del', n]);
+  await lab?.destroy();
+});
+
+test('chassis setup made every host an OVN chassis: status says bound', async () => {
+  const r = await lab.hosts[0].cli(['chassis', 'status', '--ovsdb', lab.hosts[0].ovsdbRemote, '--json']);
+  const st = JSON.parse(r.stdout) as { registered: boolean; bound: boolean; encapType: string; encapIp: string; tunnels: number };
+  assert.equal(st.bound, true, r.stdout + r.stderr);
+  assert.equal(st.registered, true);
+  assert.equal(st.encapType, 'geneve');
+  assert.equal(st.encapIp, lab.hosts[0].ip);
+  assert.equal(st.tunnels, 2, 'a tunnel to each other chassis');
+});
+
+test('the same network on three hosts is one logical switch; containers reach each other over Geneve', async () => {
+  blue = [];
+  for (const p of plugins) blue.push(await createNetwork(p, '10.50.0.0/24', { 'ovn.switch': 'blue', tenant_id: 't1' }));
+  assert.equal(await lab.nbctl('--bare', '--columns=name', 'find', 'Logical_Switch', 'name=blue'), 'blue');
+  for (let i = 0; i < 3; i++) ctrs.push(await attach(lab.hosts[i], plugins[i], blue[i], ns(`b${i}`)));
+  const ips = ctrs.map((c) => c.ip);
+  assert.equal(new Set(ips).size, 3, `distinct addresses across hosts: ${ips}`);
+  assert.ok(await ping(ctrs[0].ns, ctrs[1].ip), 'h1 -> h2');
+  assert.ok(await ping(ctrs[0].ns, ctrs[2].ip), 'h1 -> h3');
+  assert.ok(await ping(ctrs[2].ns, ctrs[1].ip), 'h3 -> h2');
+  // Port security: a spoofed source address is dropped.
+  await runOk('ip', ['-n', ctrs[0].ns, 'addr', 'add', '10.50.0.200/24', 'dev', 'eth0']);
+  const spoof = await run('ip', ['netns', 'exec', ctrs[0].ns, 'busybox', 'ping', '-c', '2', '-W', '1', '-I', '10.50.0.200', ctrs[1].ip], { timeoutMs: 15_000 });
+  assert.notEqual(spoof.code, 0, 'traffic from an address the port does not own is dropped');
+  await runOk('ip', ['-n', ctrs[0].ns, 'addr', 'del', '10.50.0.200/24', 'dev', 'eth0']);
+  const lsp = `ocn-${ctrs[0].endpointId}`;
+  assert.equal(await lab.nbctl('lsp-get-port-security', lsp), `${await lab.nbctl('lsp-get-addresses', lsp)}`);
+  console.log(`# cross-host attach: Join until ovn-installed: ${ctrs.map((c) => c.joinMs).join(', ')} ms`);
+  // TCP across hosts (checksum offload handled on the veths).
+  const srv = run('ip', ['netns', 'exec', ctrs[1].ns, 'busybox', 'nc', '-l', '-p', '7001', '-e', 'echo', 'hello-ovn'], { timeoutMs: 15_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  const got = await run('ip', ['netns', 'exec', ctrs[0].ns, 'busybox', 'nc', '-w', '5', ctrs[1].ip, '7001'], { timeoutMs: 15_000 });
+  await srv;
+  assert.match(got.stdout, /hello-ovn/);
+});
+
+test("routing between two subnets of one tenant; another tenant's network is unreachable", async () => {
+  const green = await createNetwork(plugins[1], '10.51.0.0/24', { 'ovn.switch': 'green', tenant_id: 't1' });
+  const g = await attach(lab.hosts[1], plugins[1], green, ns('g1'));
+  ctrs.push(g);
+  assert.ok(await ping(g.ns, ctrs[0].ip), 'green (h2) -> blue (h1) through router ocn-t1');
+  assert.ok(await ping(ctrs[2].ns, g.ip), 'blue (h3) -> green (h2)');
+  const red = await createNetwork(plugins[2], '10.52.0.0/24', { 'ovn.switch': 'red', tenant_id: 't2' });
+  const r = await attach(lab.hosts[2], plugins[2], red, ns('r2'));
+  ctrs.push(r);
+  assert.ok(!(await ping(r.ns, ctrs[0].ip, 1)), 'tenant t2 never reaches tenant t1');
+  assert.ok(!(await ping(ctrs[0].ns, r.ip, 1)), 'and the other way round');
+  assert.match(await lab.nbctl('lr-list'), /ocn-t1/);
+  assert.match(await lab.nbctl('lr-list'), /ocn-t2/);
+});
+
+test('OVN DHCP: udhcpc in a container gets its lease (router, MTU, DNS)', async () => {
+  const net = await createNetwork(plugins[0], '10.53.0.0/24', { 'ovn.switch': 'dhcp', tenant_id: 't3', dhcp: 'true', 'dhcp.dns': '10.53.0.53' });
+  const c = await attach(lab.hosts[0], plugins[0], net, ns('d0'), { route: false });
+  ctrs.push(c);
+  await runOk('ip', ['-n', c.ns, 'addr', 'flush', 'dev', 'eth0']);
+  const script = path.join(repoRoot(), 'test', 'multihost', 'udhcpc.sh');
+  const r = await run('ip', ['netns', 'exec', c.ns, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-t', '5', '-T', '2', '-s', script], { timeoutMs: 40_000 });
+  assert.match(r.stdout + r.stderr, new RegExp(`ip=${c.ip.replace(/\./g, '\\.')} `), r.stdout + r.stderr);
+  assert.match(r.stdout, /router=10\.53\.0\.1/);
+  assert.match(r.stdout, /dns=10\.53\.0\.53/);
+  assert.match(r.stdout, /mtu=1500/);
+  assert.match((await runOk('ip', ['-n', c.ns, 'route'])).stdout, /default via 10\.53\.0\.1/);
+});
+
+test('50 concurrent attaches spread over 3 hosts get 50 distinct addresses', async () => {
+  const t0 = Date.now();
+  const eps = await Promise.all(Array.from({ length: 50 }, async (_, k) => {
+    const i = k % 3;
+    const a = await ok<{ Address: string }>(plugins[i], 'IpamDriver.RequestAddress', { PoolID: blue[i].poolId, Address: '', Options: null });
+    const endpointId = hexId();
+    await ok(plugins[i], 'NetworkDriver.CreateEndpoint', { NetworkID: blue[i].id, EndpointID: endpointId, Interface: { Address: a.Address, AddressIPv6: '', MacAddress: '' }, Options: {} });
+    await ok(plugins[i], 'NetworkDriver.Join', { NetworkID: blue[i].id, EndpointID: endpointId, SandboxKey: '/var/run/docker/netns/x', Options: {} });
+    return { i, endpointId, address: a.Address };
+  }));
+  const ms = Date.now() - t0;
+  const addrs = eps.map((e) => e.address);
+  assert.equal(new Set(addrs).size, 50, addrs.join(' '));
+  for (const ip of addrs) assert.ok(!ctrs.some((c) => `${c.ip}/24` === ip), `${ip} is not one already attached`);
+  const lsps = (await lab.nbctl('--bare', '--columns=addresses', 'find', 'Logical_Switch_Port', 'external_ids:ocn-owner=ovs-container-network')).split('\n').filter(Boolean);
+  for (const a of addrs) assert.ok(lsps.some((l) => l.endsWith(` ${a.split('/')[0]}`)), `an OVN port holds ${a}`);
+  console.log(`# 50 concurrent full attaches (RequestAddress+CreateEndpoint+Join until ovn-installed) over 3 hosts in ${ms} ms`);
+  await Promise.all(eps.map(async (e) => {
+    await ok(plugins[e.i], 'NetworkDriver.DeleteEndpoint', { NetworkID: blue[e.i].id, EndpointID: e.endpointId });
+    await ok(plugins[e.i], 'IpamDriver.ReleaseAddress', { PoolID: blue[e.i].poolId, Address: e.address.split('/')[0] });
+  }));
+});
+
+test("kill -9 of one host's plugin: it reconciles without touching other hosts' ports", async () => {
+  const before = await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch_Port');
+  const h2 = lab.hosts[1];
+  const uuidBefore = await h2.vsctl('get', 'Interface', `ocnh${ctrs[1].endpointId.slice(0, 11)}`, '_uuid');
+  await plugins[1].kill9();
+  await plugins[1].restart();
+  await ok(plugins[1], 'NetworkDriver.EndpointOperInfo', { NetworkID: blue[1].id, EndpointID: ctrs[1].endpointId });
+  assert.equal(await h2.vsctl('get', 'Interface', `ocnh${ctrs[1].endpointId.slice(0, 11)}`, '_uuid'), uuidBefore, 'its live port was not recreated');
+  assert.equal(await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch_Port'), before, 'no logical port anywhere changed');
+  assert.ok(await ping(ctrs[0].ns, ctrs[1].ip), 'h1 -> h2 still works');
+  // and a new attach on the restarted host works
+  const c = await attach(h2, plugins[1], blue[1], ns('n1'));
+  ctrs.push(c);
+  assert.ok(await ping(c.ns, ctrs[2].ip));
+});
+
+test('teardown: endpoints and networks removed on every host leave no OVN rows behind', async () => {
+  for (const c of ctrs.splice(0)) await detach(c);
+  const nets = [...new Set((await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch')).split('\n').filter(Boolean))];
+  for (const p of plugins) {
+    const list = (await p.call<{ result: { id: string }[] }>('ocn/v1/rpc', { jsonrpc: '2.0', id: 1, method: 'networks.list' })).body.result;
+    for (const n of list) await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: n.id });
+  }
+  assert.ok(nets.length >= 4);
+  assert.equal(await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch'), '', 'switches gone');
+  assert.equal(await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch_Port'), '', 'ports gone');
+  assert.equal(await lab.nbctl('lr-list'), '', 'routers gone');
+  assert.equal(await lab.nbctl('--bare', '--columns=_uuid', 'list', 'DHCP_Options'), '', 'DHCP options gone');
+});
