@@ -30,3 +30,25 @@ bench: build
 
 clean:
 	rm -rf dist
+
+# ---------------------------------------------------------------- packaging
+# Managed (v2) plugin: plugin/build/{config.json,rootfs/} then `docker plugin create`.
+#   make plugin [PLUGIN_NAME=ovs-container-network] [DOCKER_HOST=unix:///path/docker.sock]
+#               [ROOTFS_FROM=host|dockerfile]
+PLUGIN_NAME ?= ovs-container-network
+ROOTFS_FROM ?= host
+# Host install of the legacy-socket daemon as a systemd service (DESTDIR for staged installs).
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
+
+.PHONY: plugin install uninstall
+
+plugin: build
+	PLUGIN_NAME='$(PLUGIN_NAME)' ROOTFS_FROM='$(ROOTFS_FROM)' $(if $(DOCKER_HOST),DOCKER_HOST='$(DOCKER_HOST)') ./plugin/build.sh
+
+install: build
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SYSTEMD_UNIT_DIR='$(SYSTEMD_UNIT_DIR)' ./packaging/install.sh install
+
+uninstall:
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SYSTEMD_UNIT_DIR='$(SYSTEMD_UNIT_DIR)' ./packaging/install.sh uninstall

@@ -14,7 +14,10 @@
 #   DOCKER                  docker CLI (default docker); DOCKER_HOST is honoured as usual
 #   STRIP=0                 keep the debug symbols of the copied node binary (default: strip, -13 MB)
 #
-# Run through `make plugin` (which compiles first).
+# Run through `make plugin` (which compiles first). Other forms:
+#   plugin/build.sh --no-create     build plugin/build only
+#   plugin/build.sh --rootfs DIR    only assemble a host-style rootfs in DIR (the Dockerfile's
+#                                   build stage does this inside the Node image)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +28,13 @@ ROOTFS_FROM=${ROOTFS_FROM:-host}
 PLUGIN_NAME=${PLUGIN_NAME:-ovs-container-network}
 DOCKER=${DOCKER:-docker}
 CREATE=1
-[ "${1:-}" = --no-create ] && CREATE=0
+ONLY_ROOTFS=0
+case "${1:-}" in
+  --no-create) CREATE=0 ;;
+  --rootfs) ONLY_ROOTFS=1; CREATE=0; ROOTFS_FROM=host; ROOTFS=${2:?--rootfs DIR}; BUILD= ;;
+  "") ;;
+  *) echo "usage: plugin/build.sh [--no-create | --rootfs DIR]" >&2; exit 2 ;;
+esac
 
 log() { echo "plugin: $*" >&2; }
 die() { echo "plugin: $*" >&2; exit 1; }
@@ -114,7 +123,8 @@ rootfs_from_dockerfile() {
 # ------------------------------------------------------------------ main
 
 t0=$(date +%s.%N)
-rm -rf "$BUILD"
+[ -n "$BUILD" ] && rm -rf "$BUILD"
+[ -e "$ROOTFS" ] && [ -n "$(ls -A "$ROOTFS")" ] && die "$ROOTFS is not empty"
 mkdir -p "$ROOTFS"
 case "$ROOTFS_FROM" in
   host) rootfs_from_host ;;
@@ -133,12 +143,12 @@ for mode in nft legacy; do
 done
 mkdir -p "$ROOTFS"/{run/docker/plugins,var/run/openvswitch,proc,sys,dev,tmp,etc}
 chmod 1777 "$ROOTFS/tmp"
-cp config.json "$BUILD/config.json"
+[ -n "$BUILD" ] && cp config.json "$BUILD/config.json"
 
 # The rootfs must start the daemon: check with the rootfs's own loader and libraries.
 if [ "$ROOTFS_FROM" = host ]; then
-  "$ROOTFS/usr/local/bin/node" -e 0 || die "the copied node does not run"
-  chroot "$ROOTFS" /usr/local/bin/node /app/plugin-entrypoint.js --help >/dev/null \
+  env -u NODE_OPTIONS -u NODE_EXTRA_CA_CERTS chroot "$ROOTFS" /usr/local/bin/node -e 0 || die "the copied node does not run inside the rootfs"
+  env -u NODE_OPTIONS -u NODE_EXTRA_CA_CERTS chroot "$ROOTFS" /usr/local/bin/node /app/plugin-entrypoint.js --help >/dev/null \
     || die "the daemon does not start inside the rootfs (chroot $ROOTFS /usr/local/bin/node /app/plugin-entrypoint.js --help)"
   chroot "$ROOTFS" /usr/lib/ocn/xtables-nft/iptables-restore --version >/dev/null \
     || die "iptables-restore does not run inside the rootfs"

@@ -32,8 +32,8 @@ export interface OvnNet {
 }
 
 /** Own-IPAM pool + gateway + CreateNetwork on one host's plugin. */
-export async function createNetwork(p: Plugin, subnet: string, opts: Record<string, string>, id = hexId()): Promise<OvnNet> {
-  const pool = await ok<{ PoolID: string }>(p, 'IpamDriver.RequestPool', { AddressSpace: 'ocn-local', Pool: subnet, SubPool: '', Options: null, V6: false });
+export async function createNetwork(p: Plugin, subnet: string, opts: Record<string, string>, id = hexId(), subPool = ''): Promise<OvnNet> {
+  const pool = await ok<{ PoolID: string }>(p, 'IpamDriver.RequestPool', { AddressSpace: 'ocn-local', Pool: subnet, SubPool: subPool, Options: null, V6: false });
   const gw = await ok<{ Address: string }>(p, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: '', Options: { RequestAddressType: 'com.docker.network.gateway' } });
   await ok(p, 'NetworkDriver.CreateNetwork', {
     NetworkID: id, Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': opts },
@@ -42,8 +42,17 @@ export async function createNetwork(p: Plugin, subnet: string, opts: Record<stri
   return { id, poolId: pool.PoolID, gateway: gw.Address };
 }
 
-export async function attach(host: LabHost, p: Plugin, net: OvnNet, nsName: string, opts: { route?: boolean } = {}): Promise<Ctr> {
-  const addr = await ok<{ Address: string }>(p, 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null });
+/** CreateNetwork as with Docker's default IPAM (no IPAM calls to the plugin). */
+export async function createNetworkDefaultIpam(p: Plugin, subnet: string, gateway: string, opts: Record<string, string>, id = hexId()): Promise<OvnNet> {
+  await ok(p, 'NetworkDriver.CreateNetwork', {
+    NetworkID: id, Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': opts },
+    IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: subnet, Gateway: gateway }], IPv6Data: [],
+  });
+  return { id, poolId: '', gateway };
+}
+
+export async function attach(host: LabHost, p: Plugin, net: OvnNet, nsName: string, opts: { route?: boolean; address?: string } = {}): Promise<Ctr> {
+  const addr = opts.address ? { Address: opts.address } : await ok<{ Address: string }>(p, 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null });
   const endpointId = hexId();
   await ok(p, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: endpointId, Interface: { Address: addr.Address, AddressIPv6: '', MacAddress: '' }, Options: {} });
   const t0 = Date.now();

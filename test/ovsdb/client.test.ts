@@ -1,6 +1,7 @@
 // Integration tests against real ovsdb-server processes started in temp dirs.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 
@@ -436,7 +437,10 @@ describe('OvsdbClient over TCP and SSL', () => {
       await c.close();
     }
     // a client whose certificate the server's CA did not sign is refused (and keeps retrying)
-    const stranger = client(srv.sslRemote, { ssl: { ...srv.sslFiles, key: `${srv.dir}/ca-key.pem`, cert: `${srv.dir}/ca.pem` }, offlineWaitMs: 300 });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${srv.dir}/rogue-key.pem`,
+      '-out', `${srv.dir}/rogue.pem`, '-days', '1', '-subj', '/CN=rogue'], { stdio: 'ignore' });
+    const rogue = { ...srv.sslFiles, key: `${srv.dir}/rogue-key.pem`, cert: `${srv.dir}/rogue.pem` };
+    const stranger = client(srv.sslRemote, { ssl: rogue, offlineWaitMs: 300 });
     void stranger.connect().catch(() => undefined);
     await assert.rejects(stranger.echo(), OvsdbConnectionError);
     await stranger.close();
