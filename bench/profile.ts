@@ -4,7 +4,9 @@
 //    the rest; and steal/idle from /proc/stat),
 //  - the daemon's hottest packages and functions (self time) from its .cpuprofile.
 //
-//   node dist/bench/profile.js [--c 100] [--n 200] [--rounds 2] [--gateway local|external] [--bin path] [--keep]
+//   node dist/bench/profile.js [--c 100] [--n 200] [--rounds 2] [--gateway local|external] [--variant nowait,worker-delete,...]
+//
+// --variant runs variant-daemon.ts (see there) instead of the product.
 //
 // The .cpuprofile is left in /tmp/ocnb-prof-<tag>/ for Chrome DevTools or speedscope.
 import { spawn } from 'node:child_process';
@@ -12,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pluginCall } from '../test/harness/plugin';
 import { repoRoot } from '../test/harness/paths';
-import { pidsByComm, run } from '../test/harness/exec';
+import { pidsByComm } from '../test/harness/exec';
 import { purgeChains } from '../test/harness/iptables';
 import { chainNames } from '../src/net/firewall';
 import { PluginClient } from './lib/client';
@@ -75,12 +77,13 @@ async function main(): Promise<void> {
   const n = Number(arg('n', String(Math.max(100, 2 * c))));
   const rounds = Number(arg('rounds', '2'));
   const gateway = arg('gateway', 'local') as 'local' | 'external';
-  const bin = arg('bin', path.join(repoRoot(), 'bin', 'ovs-container-network'));
+  const variant = arg('variant', '');
+  const bin = variant ? path.join(__dirname, 'variant-daemon.js') : path.join(repoRoot(), 'bin', 'ovs-container-network');
   const dir = `/tmp/ocnb-prof-${RUN_TAG}`;
   fs.mkdirSync(dir, { recursive: true });
   const name = `ocnb-${RUN_TAG}-prof`;
   const socket = `/run/docker/plugins/${name}.sock`;
-  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, bin, 'daemon', '--name', name, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, bin, 'daemon', '--name', name, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, OCN_BENCH_VARIANT: variant } });
   const pid = child.pid!;
   const exited = new Promise((r) => child.on('exit', r));
   onCleanup(`profiled daemon ${name}`, async () => {
@@ -141,7 +144,6 @@ async function main(): Promise<void> {
     console.log(summarizeProfile(prof, Number(arg('top', '30'))));
     console.log(`profile: ${prof}`);
   }
-  if (!process.argv.includes('--keep')) await run('true');
 }
 
 if (require.main === module) {

@@ -91,10 +91,11 @@ async function main(): Promise<void> {
       ctx.log(`section ${s} failed: ${msg}`);
       failures.push({ section: s, error: (e as Error).message });
     } finally {
-      await cleanupAll();
+      await cleanupAll('section');
     }
     ctx.log(`== ${s} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
+  await cleanupAll('run');
   const figures = results.flatMap((r) => r.figures);
   const report = {
     date: started.toISOString(),

@@ -12,6 +12,7 @@
 #   PLUGIN_NAME             name for `docker plugin create` (default ovs-container-network; a tag
 #                           :latest is implied; a registry prefix like 127.0.0.1:5000/ocn:1 is fine)
 #   DOCKER                  docker CLI (default docker); DOCKER_HOST is honoured as usual
+#   PLUGIN_BUILD_DIR        where to build (default plugin/build)
 #   STRIP=0                 keep the debug symbols of the copied node binary (default: strip, -13 MB)
 #
 # Run through `make plugin` (which compiles first). Other forms:
@@ -22,7 +23,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-BUILD=plugin/build
+BUILD=${PLUGIN_BUILD_DIR:-plugin/build}
 ROOTFS=$BUILD/rootfs
 ROOTFS_FROM=${ROOTFS_FROM:-host}
 PLUGIN_NAME=${PLUGIN_NAME:-ovs-container-network}
@@ -123,7 +124,7 @@ rootfs_from_dockerfile() {
 # ------------------------------------------------------------------ main
 
 t0=$(date +%s.%N)
-[ -n "$BUILD" ] && rm -rf "$BUILD"
+[ -n "$BUILD" ] && rm -rf "$BUILD/rootfs" "$BUILD/config.json"
 [ -e "$ROOTFS" ] && [ -n "$(ls -A "$ROOTFS")" ] && die "$ROOTFS is not empty"
 mkdir -p "$ROOTFS"
 case "$ROOTFS_FROM" in

@@ -7,7 +7,8 @@ import { InputError } from './util/errors';
 
 
 const USAGE = `Usage:
-  ovs-container-network chassis setup --ovn-sb REMOTE --encap-ip IP [--encap geneve|vxlan] [--system-id NAME] [--ovsdb REMOTE]
+  ovs-container-network chassis setup --ovn-sb REMOTE --encap-ip IP [--encap geneve|vxlan] [--system-id NAME]
+                                      [--bridge-mappings physnet:br-ex] [--ovsdb REMOTE]
   ovs-container-network chassis status [--ovsdb REMOTE] [--json]`;
 
 function flags(argv: string[], allowed: string[]): Map<string, string> {
@@ -42,13 +43,13 @@ const LOCAL_MONITOR = { Open_vSwitch: { columns: ['external_ids'] }, Bridge: { c
 export async function chassisMain(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub === 'setup') {
-    const f = flags(rest, ['--ovsdb', '--ovn-sb', '--encap', '--encap-ip', '--system-id']);
+    const f = flags(rest, ['--ovsdb', '--ovn-sb', '--encap', '--encap-ip', '--system-id', '--bridge-mappings']);
     const encap = f.get('--encap') ?? env.OCN_ENCAP ?? 'geneve';
     if (encap !== 'geneve' && encap !== 'vxlan') throw new InputError(`--encap: "${encap}" is not one of geneve, vxlan`);
     const c = await connect(f.get('--ovsdb') ?? env.OCN_OVSDB ?? 'unix:/var/run/openvswitch/db.sock', 'Open_vSwitch', LOCAL_MONITOR, 5000);
     try {
       const db = dbFromClient(c);
-      const settings = { ovnSb: f.get('--ovn-sb') ?? env.OCN_OVN_SB ?? '', encap: encap as 'geneve' | 'vxlan', encapIp: f.get('--encap-ip') ?? env.OCN_ENCAP_IP ?? '', systemId: f.get('--system-id') ?? env.OCN_SYSTEM_ID };
+      const settings = { ovnSb: f.get('--ovn-sb') ?? env.OCN_OVN_SB ?? '', encap: encap as 'geneve' | 'vxlan', encapIp: f.get('--encap-ip') ?? env.OCN_ENCAP_IP ?? '', systemId: f.get('--system-id') ?? env.OCN_SYSTEM_ID, bridgeMappings: f.get('--bridge-mappings') ?? env.OCN_BRIDGE_MAPPINGS };
       const ids = chassisIds(db, settings);
       await c.transact(chassisSetupOps(db, settings));
       console.log(Object.entries(ids).map(([k, v]) => `${k}=${v}`).join('\n'));

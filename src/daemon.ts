@@ -134,7 +134,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   };
 
   const socketPath = path.join(config.pluginDir, `${config.name}.sock`);
-  const control = createControlServer({ driver, ipam, overlay });
+  const control = createControlServer({ driver, ipam, overlay, ovn });
   const server = await listenPluginSocket({ socketPath, drivers: { network: driver, ipam }, control, logger: log, ready: readyWithin });
   log.info({ socket: socketPath, ovsdb: config.ovsdb, ms: Date.now() - started }, 'listening');
 

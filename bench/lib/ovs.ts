@@ -5,8 +5,8 @@ import { vsctlRun } from '../../test/harness/ovs';
 import { onCleanup } from './cleanup';
 import { RUN_TAG } from './plugins';
 
-export function benchBridge(letter: string): string {
+export function benchBridge(letter: string, scope: 'section' | 'run' = 'section'): string {
   const name = `ocnb${RUN_TAG}${letter}`;
-  onCleanup(`bridge ${name}`, () => vsctlRun('--if-exists', 'del-br', name));
+  onCleanup(`bridge ${name}`, () => vsctlRun('--if-exists', 'del-br', name), scope);
   return name;
 }

@@ -11,7 +11,8 @@ import { PluginClient } from './client';
 import { onCleanup } from './cleanup';
 import { shortHex } from './util';
 
-export type Flavour = 'product' | 'nowait' | 'exec';
+/** product: bin/ovs-container-network; exec: exec-plugin.ts; variant: variant-daemon.ts (see there). */
+export type Flavour = 'product' | 'exec' | 'variant';
 
 export interface BenchPlugin {
   flavour: Flavour;
@@ -27,7 +28,7 @@ export const RUN_TAG = shortHex(4);
 
 function binFor(f: Flavour): string | undefined {
   if (f === 'product') return undefined; // the harness default: <repo>/bin/ovs-container-network
-  return path.join(__dirname, '..', f === 'exec' ? 'exec-plugin.js' : 'nowait-daemon.js');
+  return path.join(__dirname, '..', f === 'exec' ? 'exec-plugin.js' : 'variant-daemon.js');
 }
 
 /** Removes external_ids keys of the Open_vSwitch row starting with `ocn.<name>.` (IPAM/network records). */
@@ -41,9 +42,10 @@ export async function removeRecords(name: string): Promise<void> {
   }
 }
 
-export async function startBenchPlugin(role: string, flavour: Flavour = 'product', logLevel = 'warn'): Promise<BenchPlugin> {
+export async function startBenchPlugin(role: string, flavour: Flavour = 'product', opts: { logLevel?: string; variants?: string[]; scope?: 'section' | 'run' } = {}): Promise<BenchPlugin> {
   const name = `ocnb-${RUN_TAG}-${role}`;
-  const plugin = await startPlugin({ name, logLevel, bin: binFor(flavour) });
+  const env = flavour === 'variant' ? { OCN_BENCH_VARIANT: (opts.variants ?? []).join(',') } : undefined;
+  const plugin = await startPlugin({ name, logLevel: opts.logLevel ?? 'warn', bin: binFor(flavour), env });
   const client = new PluginClient(plugin.socket);
   const hash = chainNames(name).post.slice(0, 10); // OCN-<6hex>
   const stop = onCleanup(`plugin ${name}`, async () => {
@@ -51,6 +53,6 @@ export async function startBenchPlugin(role: string, flavour: Flavour = 'product
     await plugin.stop();
     await purgeChains(new RegExp(`^${hash}-`));
     await removeRecords(name);
-  });
+  }, opts.scope);
   return { flavour, name, pid: plugin.pid, client, plugin, stop };
 }

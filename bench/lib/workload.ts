@@ -6,6 +6,7 @@ import { hexId } from './util';
 export interface BenchNet {
   client: PluginClient;
   id: string;
+  bridge: string;
   poolId: string;
   subnet: string;
   gateway?: string;
@@ -52,7 +53,7 @@ export async function createNetwork(client: PluginClient, spec: NetSpec, timed?:
   const t0 = process.hrtime.bigint();
   await client.call('NetworkDriver.CreateNetwork', createNetworkBody(id, spec, gateway));
   timed?.(Number(process.hrtime.bigint() - t0) / 1e6);
-  return { client, id, poolId, subnet: spec.subnet, gateway };
+  return { client, id, bridge: spec.bridge, poolId, subnet: spec.subnet, gateway };
 }
 
 export async function deleteNetwork(net: BenchNet, timed?: (ms: number) => void): Promise<void> {

@@ -1,7 +1,7 @@
 // 1 + 2. Plugin-side latency, driven straight at the socket (no dockerd): CreateNetwork, the attach
 // path (RequestAddress + CreateEndpoint + Join) and the detach path (Leave + DeleteEndpoint +
 // ReleaseAddress) at concurrency 1, 10 and 100, side by side with the exec-based reference
-// (exec-plugin.ts) and with the product minus Join's wait for ovs-vswitchd (nowait-daemon.ts).
+// (exec-plugin.ts) and with the product minus Join's wait for ovs-vswitchd (variant-daemon.ts nowait).
 // Rounds alternate between the three daemons so that drift on a shared machine hits all alike.
 import { ensureSystemOvs } from '../../test/harness/ovs';
 import type { Ctx } from '../lib/context';
@@ -58,7 +58,7 @@ export async function runLatency(ctx: Ctx): Promise<SectionResult> {
   const plugins: Record<Flav, BenchPlugin> = {
     product: await startBenchPlugin('lat', 'product'),
     exec: await startBenchPlugin('exec', 'exec'),
-    nowait: await startBenchPlugin('nowait', 'nowait'),
+    nowait: await startBenchPlugin('nowait', 'variant', { variants: ['nowait'] }),
   };
   const bridges: Record<Flav, string> = { product: benchBridge('p'), exec: benchBridge('e'), nowait: benchBridge('w') };
   const figures: Figure[] = [];
@@ -206,7 +206,7 @@ export async function runLatency(ctx: Ctx): Promise<SectionResult> {
 
   // The product again at info level: its own per-request handler time (log field "ms").
   ctx.log('handler times from an info-level daemon (c=1 and c=100)');
-  const info = await startBenchPlugin('info', 'product', 'info');
+  const info = await startBenchPlugin('info', 'product', { logLevel: 'info' });
   const ib = benchBridge('i');
   const [isn] = freeSubnets(1);
   const inet = await createNetwork(info.client, { bridge: ib, subnet: isn, vlan: 10, gateway: 'local' });

@@ -6,11 +6,11 @@
 // `node` process started at the same time (the floor of any Node daemon) and a second, empty daemon.
 import { spawn } from 'node:child_process';
 import { ensureSystemOvs } from '../../test/harness/ovs';
-import { pidsByComm } from '../../test/harness/exec';
+import { pidsByComm, run, runOk } from '../../test/harness/exec';
 import type { Ctx } from '../lib/context';
 import { onCleanup } from '../lib/cleanup';
 import { Figure, SectionResult, target } from '../lib/figures';
-import { startBenchPlugin } from '../lib/plugins';
+import { RUN_TAG, startBenchPlugin } from '../lib/plugins';
 import { benchBridge } from '../lib/ovs';
 import { cpuPercentOver, rssMb } from '../lib/proc';
 import { freeSubnets } from '../lib/subnets';
@@ -60,9 +60,26 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
     if (!(await waitLinksGone(gone.map((e) => hostVeth(e.id, false)), 120_000))) throw new Error('veths still present 120 s after detach');
     await sleep(500);
   };
-  const measured: Record<number, { total: number[]; steps: StepTimes[] }> = {};
+  // The OVS floor at each level: the same new port added by hand on the same bridge with
+  // `ovs-vsctl add-port`, which waits for ovs-vswitchd to apply it (as Join waits for the ofport).
+  const handSamples = q ? 4 : 8;
+  let handSeq = 0;
+  const handAdd = async (): Promise<number> => {
+    const dev = `ocbs${RUN_TAG}${(handSeq++).toString(16).padStart(3, '0')}`;
+    await runOk('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`]);
+    const undo = onCleanup(`veth ${dev}`, () => run('ip', ['link', 'del', dev]));
+    await runOk('ip', ['link', 'set', dev, 'up']);
+    const t0 = process.hrtime.bigint();
+    await runOk('ovs-vsctl', ['--timeout=30', 'add-port', net.bridge, dev, 'tag=10']);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    await runOk('ovs-vsctl', ['--timeout=30', 'del-port', net.bridge, dev]);
+    await undo();
+    await waitLinksGone([dev], 10_000, 2);
+    return ms;
+  };
+  const measured: Record<number, { total: number[]; steps: StepTimes[]; hand: number[] }> = {};
   const measure = async (level: number) => {
-    const m = (measured[level] ??= { total: [], steps: [] });
+    const m = (measured[level] ??= { total: [], steps: [], hand: [] });
     for (let i = 0; i < samples; i++) {
       const t0 = process.hrtime.bigint();
       const ep = await attach(net, (st) => m.steps.push(st));
@@ -70,12 +87,16 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
       await detach(net, ep);
       await waitLinksGone([hostVeth(ep.id, false)], 10_000, 2);
       await sleep(20);
+      if (i % Math.ceil(samples / handSamples) === 0) {
+        m.hand.push(await handAdd());
+        await sleep(20);
+      }
     }
   };
   const ovsdbPids = pidsByComm('ovsdb-server');
   const vswitchdPids = pidsByComm('ovs-vswitchd');
   await measure(levels[0]); // warm-up pass, discarded below
-  measured[levels[0]] = { total: [], steps: [] };
+  measured[levels[0]] = { total: [], steps: [], hand: [] };
   for (const level of levels) {
     const t0 = Date.now();
     await grow(level);
@@ -106,7 +127,8 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
   const sums: Record<number, Summary> = {};
   for (const l of levels) sums[l] = summarize(measured[l].total);
   const stepSum = (l: number, k: keyof StepTimes) => roundSummary(summarize(measured[l].steps.map((x) => x[k])));
-  data.attach = Object.fromEntries(levels.map((l) => [l, { total: roundSummary(sums[l]), requestAddress: stepSum(l, 'requestAddress'), createEndpoint: stepSum(l, 'createEndpoint'), join: stepSum(l, 'join') }]));
+  const hand = (l: number) => roundSummary(summarize(measured[l].hand));
+  data.attach = Object.fromEntries(levels.map((l) => [l, { total: roundSummary(sums[l]), requestAddress: stepSum(l, 'requestAddress'), createEndpoint: stepSum(l, 'createEndpoint'), join: stepSum(l, 'join'), ovsVsctlAddPort: hand(l) }]));
   data.rssMb = Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, round(v)]));
   data.idleCpuPercent = Object.fromEntries(Object.entries(idle).map(([k, v]) => [k, round(v)]));
   data.idleSeconds = idleSeconds;
@@ -119,6 +141,15 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
       ratio: { value: r, label: `÷ p50 at ${levels[0]}` },
       target: target('<=', 1.2, 'ratio', r, '≤ 1.2× p50 at 10'),
       detail: `n=${sums[l].n} (up and down); Join p50 ${stepSum(l, 'join').p50} vs ${stepSum(levels[0], 'join').p50} ms`,
+    });
+  }
+  for (const l of levels) {
+    const h = hand(l);
+    figures.push({
+      id: `scale.ovs.${l}`, section: 'scale', label: `floor: ovs-vsctl add-port p50 with ${l.toLocaleString('en')} ports`,
+      value: h.p50, unit: 'ms', compare: { label: 'our attach p50', value: sums[l].p50, unit: 'ms' },
+      ratio: { value: sums[l].p50 / h.p50, label: 'ours ÷ ovs-vsctl' },
+      detail: `n=${h.n}; ${(h.p50 / hand(levels[0]).p50).toFixed(1)}× its p50 at ${levels[0]}`,
     });
   }
   const top = levels[levels.length - 1];

@@ -88,6 +88,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       if (v6.length) s.v6.networks.push({ id: n.id, subnets: v6 });
     }
     for (const ep of this.endpoints.values()) {
+      if (this.networks.get(ep.networkId)?.ovn) continue; // OVN publishes on its router
       for (const p of ep.ports) (p.containerIp.includes(':') ? s.v6 : s.v4).ports.push(p);
     }
     return s;
@@ -372,7 +373,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     return this.lock.run(`ep:${req.EndpointID}`, async () => {
       const net = this.network(req.NetworkID, 'ProgramExternalConnectivity');
       const ep = this.endpoints.get(req.EndpointID);
-      if (!ep || !net.gatewayPort) return ok();
+      if (!ep || (!net.gatewayPort && !net.ovn)) return ok();
       const inUse = new Set<string>();
       for (const other of this.endpoints.values()) if (other.id !== ep.id) for (const p of other.ports) inUse.add(`${p.proto}/${p.hostPort}`);
       const addrs = [ep.ipv4, ep.ipv6].filter((a): a is string => !!a);
@@ -393,10 +394,12 @@ export class OvsNetworkDriver implements P.NetworkDriver {
 
   private async setPorts(ep: Endpoint, ports: PublishedPort[]): Promise<void> {
     const before = ep.ports;
+    const net = this.networks.get(ep.networkId);
     ep.ports = ports;
     try {
+      if (net?.ovn) await this.d.ovn!.publish(net, before, ports);
       await this.d.db.transact(setPortExternalIdsOps(this.d.db, ep.hostIf, { [EP.ports]: JSON.stringify(ports) }));
-      await this.d.firewall.apply();
+      if (!net?.ovn) await this.d.firewall.apply();
     } catch (err) {
       ep.ports = before;
       throw err;

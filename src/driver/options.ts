@@ -17,6 +17,8 @@ export interface OvnOptions {
   dns: string[];
   leaseTime: number;
   domain?: string;
+  /** The router's way out: gateway chassis, external address and next hop, physical network. */
+  gateway?: { chassis: string; externalIp: string; nextHop: string; physnet: string };
 }
 
 export interface NetworkOptions {
@@ -57,6 +59,10 @@ export const OPTION_DOCS: OptionDoc[] = [
   { key: 'ovn.switch', accepts: 'name, 1-64 chars', help: 'the network is this OVN logical switch, created if missing or bound if it exists (same name on every host = one L2 domain)' },
   { key: 'ovn.router', accepts: 'name, 1-64 chars', help: "OVN logical router connecting the tenant's switches; the gateway address is its port (default: ocn-<tenant_id> when tenant_id is set)" },
   { key: 'ovn.encap', accepts: 'geneve | vxlan', help: "the tunnel type this host's chassis must use; a mismatch with the chassis setup is an error" },
+  { key: 'ovn.gateway_chassis', accepts: 'chassis name (system-id)', help: "chassis that hosts the router's gateway port (SNAT egress, published ports); needs ovn.external_ip and ovn.external_gateway" },
+  { key: 'ovn.external_ip', accepts: 'IPv4 CIDR', help: "the router's address on the external network (SNAT source, published ports' address)" },
+  { key: 'ovn.external_gateway', accepts: 'IPv4 address', help: 'next hop on the external network (the default route of the router)' },
+  { key: 'ovn.physnet', accepts: 'name', help: 'localnet network name mapped to a bridge by ovn-bridge-mappings on the gateway chassis (default physnet)' },
   { key: 'dhcp', accepts: 'true | false', help: 'OVN native DHCP on the switch (router, DNS, lease time, domain, MTU)' },
   { key: 'ipam', accepts: 'ovn', help: 'same as dhcp=true: addresses are also served by OVN DHCP' },
   { key: 'dhcp.dns', accepts: 'IPs, comma-separated', help: 'DNS servers handed out by OVN DHCP' },
@@ -110,6 +116,7 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
   let mtu: number | undefined;
   let dockerMtu: number | undefined;
   const ovn: Partial<OvnOptions> & { dhcp?: boolean } = {};
+  const gw: { chassis?: string; externalIp?: string; nextHop?: string; physnet?: string } = {};
   let gatewayGiven = false;
   const known = OPTION_DOCS.map((d) => d.key);
   for (const [key, raw] of Object.entries(generic ?? {})) {
@@ -133,6 +140,16 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
       case 'ovn.switch': ovn.switch = ovnName(key, v); break;
       case 'ovn.router': ovn.router = ovnName(key, v); break;
       case 'ovn.encap': ovn.encap = oneOf(key, v, ['geneve', 'vxlan'] as const); break;
+      case 'ovn.gateway_chassis': gw.chassis = ovnName(key, v); break;
+      case 'ovn.external_ip':
+        if (!/^[\d.]+\/\d{1,2}$/.test(v) || !IPV4_RE.test(v.split('/')[0]) || Number(v.split('/')[1]) > 32) throw new InputError(`option ovn.external_ip: "${v}" is not an IPv4 address with prefix length (like 203.0.113.10/24)`);
+        gw.externalIp = v;
+        break;
+      case 'ovn.external_gateway':
+        if (!IPV4_RE.test(v)) throw new InputError(`option ovn.external_gateway: "${v}" is not an IPv4 address`);
+        gw.nextHop = v;
+        break;
+      case 'ovn.physnet': gw.physnet = ovnName(key, v); break;
       case 'dhcp': ovn.dhcp = oneOf(key, v, ['true', 'false'] as const) === 'true'; break;
       case 'ipam': oneOf(key, v, ['ovn'] as const); ovn.dhcp = true; break;
       case 'dhcp.dns':
@@ -166,9 +183,14 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
     if (o.uplink) throw new InputError('options uplink and ovn.switch conflict: OVN reaches the outside through a gateway router');
     if (gatewayGiven && o.gateway === 'local') throw new InputError('options gateway=local and ovn.switch conflict: the gateway of an OVN network is its logical router port (ovn.router)');
     o.gateway = 'external';
+    const gwKeys = [gw.chassis, gw.externalIp, gw.nextHop].filter((x) => x !== undefined).length;
+    if (gwKeys > 0 && gwKeys < 3) throw new InputError('options ovn.gateway_chassis, ovn.external_ip and ovn.external_gateway go together: give all three');
+    const router = ovn.router ?? (o.tenantId ? `ocn-${o.tenantId}` : undefined);
+    if (gwKeys === 3 && !router) throw new InputError('option ovn.gateway_chassis needs a router: give ovn.router or tenant_id');
     o.ovn = {
       switch: ovn.switch,
-      router: ovn.router ?? (o.tenantId ? `ocn-${o.tenantId}` : undefined),
+      router,
+      gateway: gwKeys === 3 ? { chassis: gw.chassis!, externalIp: gw.externalIp!, nextHop: gw.nextHop!, physnet: gw.physnet ?? 'physnet' } : undefined,
       encap: ovn.encap,
       dhcp: ovn.dhcp ?? false,
       dns: ovn.dns ?? [],

@@ -13,6 +13,8 @@ import { connectSwitchOps, createRouterOps, disconnectSwitchOps, findRouter, rou
 import { createDhcpOps, deleteDhcpOps, findDhcp } from '../ovn/dhcp-options';
 import { findByName } from '../ovs/db';
 import { nbOwned, owner } from '../ovn/nb';
+import { createGatewayOps, deleteNatOps, dnatAndSnatOps, externalAddress, findGatewayPort, lbVipOps, natRowsOf, snatOps } from '../ovn/gateway';
+import type { PublishedPort } from '../net/firewall';
 import { macFor } from './mac';
 import type { Endpoint, NetworkRecord } from './model';
 
@@ -74,6 +76,7 @@ export class OvnNetworks {
         });
       }
     }
+    if (o.router && o.gateway) await this.ensureGateway(o.router, o.gateway, subnet, net.id);
     if (o.dhcp && subnet && subnet !== '0.0.0.0/0' && !findDhcp(this.ctx.nb, o.switch)) {
       const serverIp = gw ? gw.split('/')[0] : subnet.split('/')[0];
       await this.ctx.nb.transact(createDhcpOps(o.switch, {
@@ -81,6 +84,64 @@ export class OvnNetworks {
         dns: o.dns, leaseTime: o.leaseTime, domain: o.domain, mtu: net.mtu,
       }));
     }
+  }
+
+  /** Gateway port on the chosen chassis, external switch, default route, SNAT for the subnet. */
+  private async ensureGateway(router: string, g: NonNullable<NetworkRecord['options']['ovn']>['gateway'] & object, subnet: string, networkId: string): Promise<void> {
+    const lr = () => findRouter(this.ctx.nb, router);
+    if (!lr()) throw new Error(`router ${router} is missing`);
+    if (!findGatewayPort(this.ctx.nb, router)) {
+      const mac = macFor(g.externalIp, undefined, router);
+      await this.ctx.nb.transact(createGatewayOps(lr()!, { router, chassis: g.chassis, externalIp: g.externalIp, nextHop: g.nextHop, physnet: g.physnet, mac })).catch((err) => {
+        if (!findGatewayPort(this.ctx.nb, router)) throw err; // else another host made it at the same moment
+      });
+    }
+    const ext = externalAddress(this.ctx.nb, router)!;
+    if (subnet && !natRowsOf(this.ctx.nb, lr()!).some((n) => n.type === 'snat' && n.logical_ip === subnet)) {
+      await this.ctx.nb.transact(snatOps(lr()!, ext, subnet, networkId));
+    }
+  }
+
+  /** Published ports of an OVN network: VIPs on the router's load balancers at its external address. */
+  async publish(net: NetworkRecord, before: PublishedPort[], after: PublishedPort[]): Promise<void> {
+    const router = net.options.ovn?.router;
+    const lr = router ? findRouter(this.ctx.nb, router) : undefined;
+    const ext = router ? externalAddress(this.ctx.nb, router) : undefined;
+    if (!router || !lr || !ext) {
+      if (after.length) throw new InputError(`published ports on OVN network ${net.id.slice(0, 12)} need a router with a gateway (ovn.gateway_chassis, ovn.external_ip, ovn.external_gateway)`);
+      return;
+    }
+    const ops: Operation[] = [];
+    for (const proto of ['tcp', 'udp', 'sctp'] as const) {
+      const del = before.filter((p) => p.proto === proto && !p.containerIp.includes(':')).map((p) => `${ext}:${p.hostPort}`);
+      const add: Record<string, string> = {};
+      for (const p of after) if (p.proto === proto && !p.containerIp.includes(':')) add[`${ext}:${p.hostPort}`] = `${p.containerIp}:${p.containerPort}`;
+      if (del.length || Object.keys(add).length) ops.push(...lbVipOps(this.ctx.nb, lr, router, proto, add, del.filter((k) => !(k in add))));
+    }
+    if (ops.length) await this.ctx.nb.transact(ops);
+  }
+
+  /** Explicit 1:1 NAT through the control API. */
+  async addNat(router: string, externalIp: string, logicalIp: string): Promise<void> {
+    const lr = findRouter(this.ctx.nb, router);
+    if (!lr) throw new InputError(`router ${router} does not exist`);
+    if (natRowsOf(this.ctx.nb, lr).some((n) => n.external_ip === externalIp && n.type === 'dnat_and_snat')) return;
+    await this.ctx.nb.transact(dnatAndSnatOps(lr, externalIp, logicalIp));
+  }
+
+  async removeNat(router: string, externalIp: string): Promise<void> {
+    const lr = findRouter(this.ctx.nb, router);
+    if (!lr) return;
+    const rows = natRowsOf(this.ctx.nb, lr).filter((n) => n.external_ip === externalIp && nbOwned(n, 'nat'));
+    if (rows.length) await this.ctx.nb.transact(rows.flatMap((n) => deleteNatOps(lr, n)));
+  }
+
+  listNat(): { router: string; type: string; external_ip: string; logical_ip: string }[] {
+    const out = [];
+    for (const lr of this.ctx.nb.rows('Logical_Router')) {
+      for (const n of natRowsOf(this.ctx.nb, lr)) out.push({ router: String(lr.name), type: String(n.type), external_ip: String(n.external_ip), logical_ip: String(n.logical_ip) });
+    }
+    return out;
   }
 
   /**
@@ -102,6 +163,9 @@ export class OvnNetworks {
     const now = findSwitch(this.ctx.nb, name);
     if (!now || !nbOwned(now, 'switch') || switchRefs(now).length) return;
     const ops = [...deleteUnreferencedSwitchOps(now), ...disconnectSwitchOps(this.ctx.nb, name)];
+    const router = net.options.ovn?.router ? findRouter(this.ctx.nb, net.options.ovn.router) : undefined;
+    const subnet = net.ipv4[0]?.Pool;
+    if (router && subnet) for (const n of natRowsOf(this.ctx.nb, router)) if (n.type === 'snat' && n.logical_ip === subnet && nbOwned(n, 'nat')) ops.push(...deleteNatOps(router, n));
     const dhcp = findDhcp(this.ctx.nb, name);
     if (dhcp && nbOwned(dhcp, 'dhcp')) ops.push(...deleteDhcpOps(dhcp));
     await this.ctx.nb.transact(ops).catch((err) => this.ctx.log.info({ switch: name, err: String(err) }, 'switch kept: another network bound it meanwhile'));

@@ -36,18 +36,25 @@ export function connectSwitchOps(router: Row | ['named-uuid', string], ls: Row, 
   ];
 }
 
+/**
+ * Removes the switch's router port; the router goes with its last tenant switch if the plugin
+ * made it, and with it its way out (gateway port, external switch, load balancers).
+ */
 export function disconnectSwitchOps(nb: Db, switchName: string): Operation[] {
   const ops: Operation[] = [];
   const lrp = findByName(nb, LRP, routerPortName(switchName));
-  if (lrp) {
-    for (const lr of nb.rows(LR)) {
-      const ports = Array.isArray(lr.ports) ? lr.ports : [lr.ports];
-      if (ports.includes(lrp._uuid)) {
-        ops.push({ op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [deleteRefs('ports', uuid(lrp._uuid))] });
-        // The router goes with its last port if the plugin made it.
-        const ids = (lr.external_ids ?? {}) as Record<string, string>;
-        if (ports.length === 1 && ids['ocn-owner']) ops.push({ op: 'delete', table: LR, where: byUuid(lr._uuid) });
-      }
+  if (!lrp) return ops;
+  for (const lr of nb.rows(LR)) {
+    const ports = (Array.isArray(lr.ports) ? lr.ports : [lr.ports]) as string[];
+    if (!ports.includes(lrp._uuid)) continue;
+    ops.push({ op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [deleteRefs('ports', uuid(lrp._uuid))] });
+    const tenantPorts = [...nb.rows(LRP)].filter((p) => ports.includes(p._uuid) && String(p.name).startsWith('ocn-lrp-'));
+    const ids = (lr.external_ids ?? {}) as Record<string, string>;
+    if (tenantPorts.length === 1 && ids['ocn-owner']) {
+      ops.push({ op: 'delete', table: LR, where: byUuid(lr._uuid) });
+      const name = String(lr.name);
+      for (const ls of nb.rows(LS)) if (((ls.external_ids ?? {}) as Record<string, string>)['ocn-external-of'] === name) ops.push({ op: 'delete', table: LS, where: byUuid(ls._uuid) });
+      for (const lb of nb.rows('Load_Balancer')) if (String(lb.name).startsWith(`ocn-lb-${name}-`)) ops.push({ op: 'delete', table: 'Load_Balancer', where: byUuid(lb._uuid) });
     }
   }
   return ops;

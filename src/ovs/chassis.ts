@@ -13,6 +13,8 @@ export interface ChassisSettings {
   encapIp: string;
   systemId?: string;
   datapath?: 'system' | 'netdev';
+  /** physnet:bridge pairs for localnet ports (a gateway chassis' external bridge). */
+  bridgeMappings?: string;
 }
 
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
@@ -23,7 +25,12 @@ export function chassisIds(db: Db, s: ChassisSettings): Record<string, string> {
   const root = [...db.rows(ROOT_TABLE)][0];
   const current = root ? externalIds(root) : {};
   const datapath = s.datapath ?? (kernelHasOvsModule() ? 'system' : 'netdev');
+  if (s.bridgeMappings && !/^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]{1,15}(,[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]{1,15})*$/.test(s.bridgeMappings)) {
+    throw new InputError(`--bridge-mappings: "${s.bridgeMappings}" is not physnet:bridge[,physnet:bridge...]`);
+  }
+  const mappings: Record<string, string> = s.bridgeMappings ? { 'ovn-bridge-mappings': s.bridgeMappings } : {};
   return {
+    ...mappings,
     'ovn-remote': s.ovnSb,
     'ovn-encap-type': s.encap,
     'ovn-encap-ip': s.encapIp,

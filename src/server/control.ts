@@ -5,6 +5,7 @@ import type { OvsNetworkDriver } from '../driver/network-driver';
 import type { Ipam } from '../ipam/ipam';
 import type { OverlayManager } from '../overlay/overlay';
 import { parsePeers } from '../overlay/overlay';
+import type { OvnNetworks } from '../driver/ovn-network';
 
 export const CONTROL_PATH = '/ocn/v1/rpc';
 
@@ -12,6 +13,13 @@ export interface ControlDeps {
   driver: OvsNetworkDriver;
   ipam: Ipam;
   overlay?: OverlayManager;
+  ovn?: OvnNetworks;
+}
+
+function str(params: unknown, key: string): string {
+  const v = params && typeof params === 'object' ? (params as Record<string, unknown>)[key] : undefined;
+  if (typeof v !== 'string' || !v) throw new Error(`parameter "${key}" (string) is required`);
+  return v;
 }
 
 export function createControlServer(d: ControlDeps): JSONRPCServer {
@@ -31,5 +39,9 @@ export function createControlServer(d: ControlDeps): JSONRPCServer {
     return d.overlay.getPeers();
   });
   rpc.addMethod('tunnels.status', () => d.overlay?.status() ?? []);
+  const needOvn = (): OvnNetworks => { if (!d.ovn) throw new Error('OVN is not enabled in this daemon (--ovn-nb)'); return d.ovn; };
+  rpc.addMethod('nat.list', () => needOvn().listNat());
+  rpc.addMethod('nat.add', async (p: unknown) => { await needOvn().addNat(str(p, 'router'), str(p, 'external_ip'), str(p, 'logical_ip')); return needOvn().listNat(); });
+  rpc.addMethod('nat.remove', async (p: unknown) => { await needOvn().removeNat(str(p, 'router'), str(p, 'external_ip')); return needOvn().listNat(); });
   return rpc;
 }

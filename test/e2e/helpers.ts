@@ -130,10 +130,33 @@ export async function ipAddr(env: Env, container: string, dev = 'eth0'): Promise
   return r.stdout;
 }
 
-/** Inside a container: one ping; true when answered. */
+/**
+ * Inside a container: true when `target` answers a ping. Up to 3 tries of one echo each (a lone
+ * echo can be lost on a loaded userspace datapath); for "must not answer" use pingFails.
+ */
 export async function pings(env: Env, container: string, target: string, v6 = false): Promise<boolean> {
-  const r = await exec(env, container, [v6 ? 'ping6' : 'ping', '-c', '1', '-W', '3', target], 20_000);
-  return r.code === 0;
+  for (let i = 0; i < 3; i++) {
+    const r = await exec(env, container, [v6 ? 'ping6' : 'ping', '-c', '1', '-W', '2', target], 20_000);
+    if (r.code === 0) return true;
+  }
+  note(`ping ${target} from ${container} failed 3 times; ${await netDiag(env, container)}`);
+  return false;
+}
+
+/** Inside a container: true when one echo to `target` gets no answer within 2 s. */
+export async function pingFails(env: Env, container: string, target: string, v6 = false): Promise<boolean> {
+  const r = await exec(env, container, [v6 ? 'ping6' : 'ping', '-c', '1', '-W', '2', target], 20_000);
+  return r.code !== 0;
+}
+
+/** What a container sees of its network: for failure messages. */
+export async function netDiag(env: Env, container: string): Promise<string> {
+  const parts: string[] = [];
+  for (const cmd of [['ip', '-o', 'addr'], ['ip', 'route'], ['ip', 'neigh']]) {
+    const r = await exec(env, container, cmd, 10_000);
+    parts.push(`${cmd.join(' ')}: ${(r.stdout + r.stderr).trim().replace(/\s*\n\s*/g, ' | ')}`);
+  }
+  return parts.join('; ');
 }
 
 /** Inside a container: `arping` (busybox) on eth0; true when the target answered. */

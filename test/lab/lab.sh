@@ -14,12 +14,15 @@
 #             port, br-int (netdev). State dir /tmp/ocn-lab-<id>/hK (db.sock, pidfiles, logs).
 #   underlay  netns <P>-ul: Linux bridge br-ul joining every host's eth0 (MTU 1600).
 #   central   netns <P>-c (192.168.100.254): OVN NB (tcp 6641 + unix), SB (tcp 6642 + unix), northd.
+#   dockerd   (dockerd-up HOST) a dockerd 20.10 in hK's netns + a private mount namespace in which
+#             /run/docker/plugins IS /tmp/ocn-lab-<id>/hK/plugins (a plugin daemon started with
+#             --plugin-dir <that dir> is discovered by it); see dockerd_start_script below.
 #
 # usage: lab.sh up N                  create/repair hosts h1..hN (idempotent, can grow)
 #        lab.sh central-up            OVN NB + SB + northd in <P>-c
 #        lab.sh controller-up HOST    ovn-controller on HOST (see LAB_CHASSIS)
 #        lab.sh controller-down HOST
-#        lab.sh ovn-up                central-up + controller-up on every host + wait-tunnels
+#        lab.sh ovn-up                central-up + controller-up on every host (+ wait-tunnels in lab mode)
 #        lab.sh wait-chassis HOST [TIMEOUT_S]   wait until HOST's chassis is in the SB
 #        lab.sh wait-tunnels [TIMEOUT_S]        full tunnel mesh + flows + nbctl --wait=hv sync
 #        lab.sh ns-add NAME | ns-del NAME       extra netns <P>-NAME owned by the lab

@@ -4,38 +4,19 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
-import { isAlive, procCmdline, run, runOk, sleep } from '../harness/exec';
-import { Lab, LabNs, startLab } from './lab';
-
-/** Names the lab uses for links anywhere; none may appear new in the root namespace. */
-const LAB_LINK = /^(eth0|br-phy|br-int|br-ul|ovs-netdev|ul-.*|ve-.*|genev_sys_.*|vxlan_sys_.*|dev\d+)$/;
-
-async function rootLinks(): Promise<Set<string>> {
-  const r = await runOk('ip', ['-j', 'link', 'show']);
-  return new Set((JSON.parse(r.stdout || '[]') as { ifname: string }[]).map((l) => l.ifname));
-}
+import { runOk, sleep } from '../harness/exec';
+import { Lab, labFootprint, labLeftovers, LabNs, startLab } from './lab';
 
 async function netnsList(): Promise<string[]> {
   return (await runOk('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(/\s+/)[0]).filter(Boolean);
 }
 
-/** PIDs of every process in the lab's namespaces. */
-async function labPids(lab: Lab): Promise<number[]> {
-  const out: number[] = [];
-  for (const ns of (await netnsList()).filter((n) => n.startsWith(`${lab.prefix}-`))) {
-    out.push(...(await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean).map(Number));
-  }
-  return out;
-}
-
 describe('multi-host lab (3 hosts, OVN, chassis mode lab)', () => {
   let lab: Lab;
-  let linksBefore: Set<string>;
   let a: LabNs;
   let b: LabNs;
 
   before(async () => {
-    linksBefore = await rootLinks();
     lab = await startLab({ hosts: 3, ovn: true });
   });
   after(async () => {
@@ -109,22 +90,12 @@ describe('multi-host lab (3 hosts, OVN, chassis mode lab)', () => {
   });
 
   it('tears down everything: namespaces, processes, state, nothing in the root namespace', async () => {
-    const pids = await labPids(lab);
-    assert.ok(pids.length >= 3 * 3 + 3, `lab processes found: ${pids.length}`);
+    const fp = await labFootprint(lab);
+    assert.equal(fp.netns.length, 3 + 2 + 2, `namespaces: ${fp.netns.join(' ')}`);
+    assert.ok(fp.pids.length >= 3 * 3 + 3, `lab processes found: ${fp.pids.length}`);
     await lab.destroy();
     console.log(`# lab ${lab.id}: teardown ${lab.timings.downMs} ms`);
-    const nsl = await netnsList();
-    assert.deepEqual(nsl.filter((n) => n.startsWith(`${lab.prefix}-`)), []);
-    await sleep(100);
-    assert.deepEqual(pids.filter((p) => isAlive(p) && procCmdline(p).join(' ').includes(lab.dir)), [], 'no lab process alive');
-    for (const d of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(d) || !isAlive(Number(d))) continue;
-      const cmd = procCmdline(Number(d)).join(' ');
-      assert.ok(!cmd.includes(`${lab.dir}/`), `leftover process ${d}: ${cmd}`);
-    }
-    assert.equal(fs.existsSync(lab.dir), false, `${lab.dir} removed`);
-    const newLinks = [...(await rootLinks())].filter((l) => !linksBefore.has(l) && LAB_LINK.test(l));
-    assert.deepEqual(newLinks, [], 'no lab link in the root namespace');
+    assert.deepEqual(await labLeftovers(lab, fp), []);
     await lab.destroy(); // idempotent
   });
 });

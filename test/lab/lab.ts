@@ -172,7 +172,7 @@ export interface Lab {
   /** lab.sh ARGS for this lab (anything not wrapped here: trace, ctl-appctl, status, ...). */
   sh(args: string[], opts?: RunOptions): Promise<string>;
   status(): Promise<string>;
-  /** Stops the plugins and dockerds started through the lab, then `lab.sh down`. Idempotent. */
+  /** Stops the dockerds, then the plugins started through the lab, then `lab.sh down`. Idempotent. */
   destroy(): Promise<void>;
 }
 
@@ -441,8 +441,9 @@ class LabImpl implements Lab {
   destroy(): Promise<void> {
     this.destroyed ??= (async () => {
       const t0 = Date.now();
-      await Promise.all([...this.plugins].map((p) => p.stop({ timeoutMs: 5000 }).catch(() => undefined)));
+      // dockerds first: their containers leave their networks while the plugins still answer
       await Promise.all([...this.dockerds].map((d) => d.stop().catch(() => undefined)));
+      await Promise.all([...this.plugins].map((p) => p.stop({ timeoutMs: 5000 }).catch(() => undefined)));
       await this.sh(['down']);
       liveLabs.delete(this.id);
       this.timings.downMs = Date.now() - t0;
@@ -583,4 +584,74 @@ export async function startLabDockerd(lab: Lab, h: HostRef, opts: { image?: bool
     throw e;
   }
   return d;
+}
+
+// ------------------------------------------------------------------ leak checks
+
+export interface LabFootprint {
+  /** The lab's namespaces at the time. */
+  netns: string[];
+  /** Every process in them. */
+  pids: number[];
+  /** name + MAC of every link in them (a link that leaked into the root namespace keeps its MAC). */
+  links: { ns: string; name: string; mac: string }[];
+}
+
+/** What the lab consists of right now (take it just before destroy(), hand it to labLeftovers). */
+export async function labFootprint(lab: Lab): Promise<LabFootprint> {
+  const all = (await runOk('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(/\s+/)[0]).filter(Boolean);
+  const netns = all.filter((n) => n.startsWith(`${lab.prefix}-`));
+  const fp: LabFootprint = { netns, pids: [], links: [] };
+  for (const ns of netns) {
+    fp.pids.push(...(await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean).map(Number));
+    const r = await run('ip', ['-n', ns, '-j', 'link', 'show']);
+    for (const l of JSON.parse(r.stdout || '[]') as { ifname: string; address?: string; link_type?: string }[]) {
+      if (l.link_type === 'loopback' || !l.address) continue;
+      fp.links.push({ ns, name: l.ifname, mac: l.address });
+    }
+  }
+  return fp;
+}
+
+/**
+ * Everything of the lab still there after destroy(), as readable problems ([] = clean): its
+ * namespaces, live processes (of the footprint, or naming the lab dir on their command line),
+ * its state dir, container cgroups, and links in the root namespace that are one of the lab's links
+ * (same MAC, and same name or dev<N>) or are named like one (ul-*, ve-*).
+ */
+export async function labLeftovers(lab: Lab, fp: LabFootprint): Promise<string[]> {
+  const problems: string[] = [];
+  const nsNow = (await runOk('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(/\s+/)[0]).filter(Boolean);
+  for (const ns of nsNow.filter((n) => n.startsWith(`${lab.prefix}-`))) problems.push(`netns ${ns} still exists`);
+  for (const p of fp.pids) if (isAlive(p)) problems.push(`process ${p} still alive: ${procCmdlineOf(p)}`);
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid || !isAlive(Number(d))) continue;
+    const cmd = procCmdlineOf(Number(d));
+    if (cmd.includes(`${lab.dir}/`)) problems.push(`process ${d} names the lab dir: ${cmd}`);
+  }
+  if (fs.existsSync(lab.dir)) problems.push(`${lab.dir} still exists`);
+  for (const c of fs.readdirSync('/sys/fs/cgroup')) {
+    try {
+      for (const e of fs.readdirSync(`/sys/fs/cgroup/${c}`)) if (e.startsWith(`${lab.prefix}-`)) problems.push(`cgroup /sys/fs/cgroup/${c}/${e} left`);
+    } catch {
+      /* not a directory */
+    }
+  }
+  const macs = new Map(fp.links.map((l) => [l.mac, l]));
+  const root = JSON.parse((await runOk('ip', ['-j', 'link', 'show'])).stdout || '[]') as { ifname: string; address?: string }[];
+  for (const l of root) {
+    const m = l.address ? macs.get(l.address) : undefined;
+    // a device the kernel moves out of a dying netns keeps its MAC, and its name unless taken (then dev<N>)
+    if (m && (m.name === l.ifname || /^dev\d+$/.test(l.ifname))) problems.push(`root namespace link ${l.ifname} is ${m.ns}/${m.name} (MAC ${l.address})`);
+    else if (/^(ul-|ve-)/.test(l.ifname)) problems.push(`root namespace link ${l.ifname} looks like a lab link`);
+  }
+  return problems;
+}
+
+function procCmdlineOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
 }

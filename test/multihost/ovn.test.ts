@@ -120,6 +120,61 @@ test('50 concurrent attaches spread over 3 hosts get 50 distinct addresses', asy
   }));
 });
 
+test('gateway on a chosen chassis: SNAT egress, published port (-p) and an API NAT rule, to a namespace standing in for the internet', async () => {
+  const gwHost = lab.hosts[0];
+  const inet = ns('inet');
+  await run('ip', ['netns', 'del', inet]);
+  await runOk('ip', ['netns', 'add', inet]);
+  await gwHost.vsctl('--may-exist', 'add-br', 'br-ex', '--', 'set', 'Bridge', 'br-ex', 'datapath_type=netdev');
+  await runOk('ip', ['-n', gwHost.ns, 'link', 'add', 'exv0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', inet]);
+  for (const [where, dev] of [[gwHost.ns, 'exv0'], [inet, 'eth0']]) {
+    await runOk('ip', ['netns', 'exec', where, 'ethtool', '-K', dev, 'tx', 'off']);
+    await runOk('ip', ['-n', where, 'link', 'set', dev, 'up']);
+  }
+  await runOk('ip', ['-n', inet, 'link', 'set', 'lo', 'up']);
+  await runOk('ip', ['-n', inet, 'addr', 'add', '203.0.113.1/24', 'dev', 'eth0']);
+  await gwHost.vsctl('add-port', 'br-ex', 'exv0');
+  await gwHost.chassisSetup(['--bridge-mappings', 'physnet:br-ex']);
+  const chassis = (await gwHost.systemId())!;
+  const opts = { 'ovn.switch': 'web', tenant_id: 't9', 'ovn.gateway_chassis': chassis, 'ovn.external_ip': '203.0.113.10/24', 'ovn.external_gateway': '203.0.113.1' };
+  const web = [];
+  for (const p of plugins) web.push(await createNetwork(p, '10.54.0.0/24', opts));
+  const c2 = await attach(lab.hosts[1], plugins[1], web[1], ns('w1'));
+  const c3 = await attach(lab.hosts[2], plugins[2], web[2], ns('w2'));
+  ctrs.push(c2, c3);
+  await lab.nbctl('--wait=hv', 'sync');
+  // Egress: the internet sees the router's external address, not the container's.
+  const server = run('ip', ['netns', 'exec', inet, 'python3', '-c',
+    'import socket;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("203.0.113.1",9000));s.listen(1);c,a=s.accept();print(a[0]);c.sendall(b"hi\\n");c.close()'], { timeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  let got = '';
+  for (let i = 0; i < 5 && !got.includes('hi'); i++) {
+    got = (await run('ip', ['netns', 'exec', c2.ns, 'busybox', 'nc', '-w', '3', '203.0.113.1', '9000'], { timeoutMs: 10_000 })).stdout;
+  }
+  const seen = await server;
+  assert.match(got, /hi/, 'the container reaches the internet through the gateway chassis');
+  assert.equal(seen.stdout.trim(), '203.0.113.10', 'SNAT to the router external address');
+  // Published port: 203.0.113.10:8080 -> container c3 port 80.
+  await ok(plugins[2], 'NetworkDriver.ProgramExternalConnectivity', { NetworkID: web[2].id, EndpointID: c3.endpointId,
+    Options: { 'com.docker.network.portmap': [{ Proto: 6, IP: '', Port: 80, HostIP: '', HostPort: 8080, HostPortEnd: 8080 }] } });
+  const web80 = run('ip', ['netns', 'exec', c3.ns, 'busybox', 'nc', '-l', '-p', '80', '-e', 'echo', 'published-ok'], { timeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  let pub = '';
+  for (let i = 0; i < 5 && !pub.includes('published-ok'); i++) {
+    pub = (await run('ip', ['netns', 'exec', inet, 'busybox', 'nc', '-w', '3', '203.0.113.10', '8080'], { timeoutMs: 10_000 })).stdout;
+  }
+  await web80;
+  assert.match(pub, /published-ok/, 'DNAT of the published port through the router load balancer');
+  await ok(plugins[2], 'NetworkDriver.RevokeExternalConnectivity', { NetworkID: web[2].id, EndpointID: c3.endpointId });
+  assert.doesNotMatch(await lab.nbctl('lb-list'), /203.0.113.10:8080/, 'revoked');
+  // An explicit 1:1 NAT through the daemon's API.
+  const rpc = await plugins[0].call<{ result: unknown; error?: { message: string } }>('ocn/v1/rpc', { jsonrpc: '2.0', id: 1, method: 'nat.add', params: { router: 'ocn-t9', external_ip: '203.0.113.20', logical_ip: c2.ip } });
+  assert.ok(!rpc.body.error, JSON.stringify(rpc.body));
+  let pinged = false;
+  for (let i = 0; i < 5 && !pinged; i++) pinged = await ping(inet, '203.0.113.20', 1);
+  assert.ok(pinged, 'the internet reaches the container at its 1:1 NAT address');
+});
+
 test("kill -9 of one host's plugin: it reconciles without touching other hosts' ports", async () => {
   const before = await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch_Port');
   const h2 = lab.hosts[1];

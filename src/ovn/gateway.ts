@@ -1,0 +1,92 @@
+// A tenant router's way out: a distributed gateway port pinned to one chassis, an external
+// switch with a localnet port onto that chassis' physical bridge (ovn-bridge-mappings), a
+// default route, SNAT per subnet, and load balancers for published ports (DNAT with ports).
+import type { Operation, Row } from '../ovsdb/types';
+import type { Db } from '../ovs/db';
+import { externalIds, findByName } from '../ovs/db';
+import { byUuid, insertRefs, map, mapDelete, mapPut, named, set } from '../ovs/wire';
+import { owner } from './nb';
+import { LR } from './logical-router';
+import { LS } from './logical-switch';
+import { LSP } from './logical-switch-port';
+
+export const gatewayPortName = (router: string) => `ocn-gw-${router}`;
+export const externalSwitchName = (router: string) => `ocn-ext-${router}`;
+export const lbName = (router: string, proto: string) => `ocn-lb-${router}-${proto}`;
+
+export interface GatewaySpec {
+  router: string;
+  chassis: string;
+  externalIp: string; // CIDR
+  nextHop: string;
+  physnet: string;
+  mac: string;
+}
+
+/** Everything the router needs to reach outside, created once per router. */
+export function createGatewayOps(lr: Row, g: GatewaySpec): Operation[] {
+  const lrp = gatewayPortName(g.router);
+  const ext = externalSwitchName(g.router);
+  return [
+    { op: 'insert', table: 'Gateway_Chassis', 'uuid-name': 'gwch', row: { name: `${lrp}-${g.chassis}`, chassis_name: g.chassis, priority: 1 } },
+    { op: 'insert', table: 'Logical_Router_Port', 'uuid-name': 'gwlrp', row: { name: lrp, mac: g.mac, networks: set(g.externalIp), gateway_chassis: set(named('gwch')), external_ids: map(owner('router-port')) } },
+    { op: 'insert', table: 'Logical_Router_Static_Route', 'uuid-name': 'defrt', row: { ip_prefix: '0.0.0.0/0', nexthop: g.nextHop, external_ids: map(owner('router')) } },
+    { op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [insertRefs('ports', named('gwlrp')), insertRefs('static_routes', named('defrt'))] },
+    { op: 'insert', table: LSP, 'uuid-name': 'extln', row: { name: `${ext}-localnet`, type: 'localnet', addresses: set('unknown'), options: map({ network_name: g.physnet }), external_ids: map(owner('port')) } },
+    { op: 'insert', table: LSP, 'uuid-name': 'extrp', row: { name: `${ext}-rtr`, type: 'router', addresses: set('router'), options: map({ 'router-port': lrp }), external_ids: map(owner('port')) } },
+    { op: 'insert', table: LS, row: { name: ext, ports: set(named('extln'), named('extrp')), external_ids: map(owner('switch', { 'ocn-external-of': g.router })) } },
+  ];
+}
+
+export function findGatewayPort(nb: Db, router: string): Row | undefined {
+  return findByName(nb, 'Logical_Router_Port', gatewayPortName(router));
+}
+
+/** The router's external address (without prefix), when it has a gateway. */
+export function externalAddress(nb: Db, router: string): string | undefined {
+  const p = findGatewayPort(nb, router);
+  const nets = p?.networks;
+  const first = Array.isArray(nets) ? nets[0] : nets;
+  return typeof first === 'string' ? first.split('/')[0] : undefined;
+}
+
+export function snatOps(lr: Row, externalIp: string, subnet: string, networkRef: string): Operation[] {
+  return [
+    { op: 'insert', table: 'NAT', 'uuid-name': 'snat', row: { type: 'snat', external_ip: externalIp, logical_ip: subnet, external_ids: map(owner('nat', { 'ocn-ref': networkRef })) } },
+    { op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [insertRefs('nat', named('snat'))] },
+  ];
+}
+
+export function natRowsOf(nb: Db, lr: Row): Row[] {
+  const refs = Array.isArray(lr.nat) ? lr.nat : lr.nat ? [lr.nat] : [];
+  return [...nb.rows('NAT')].filter((n) => (refs as string[]).includes(n._uuid));
+}
+
+export function dnatAndSnatOps(lr: Row, externalIp: string, logicalIp: string): Operation[] {
+  return [
+    { op: 'insert', table: 'NAT', 'uuid-name': 'dnat', row: { type: 'dnat_and_snat', external_ip: externalIp, logical_ip: logicalIp, external_ids: map(owner('nat', { 'ocn-rule': 'api' })) } },
+    { op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [insertRefs('nat', named('dnat'))] },
+  ];
+}
+
+export function deleteNatOps(lr: Row, nat: Row): Operation[] {
+  return [{ op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [['nat', 'delete', set(['uuid', nat._uuid])]] }];
+}
+
+/** Published ports: one load balancer per router and protocol, VIP ext:port -> container:port. */
+export function lbVipOps(nb: Db, lr: Row, router: string, proto: string, add: Record<string, string>, del: string[]): Operation[] {
+  const name = lbName(router, proto);
+  const lb = findByName(nb, 'Load_Balancer', name);
+  if (!lb) {
+    if (!Object.keys(add).length) return [];
+    return [
+      { op: 'insert', table: 'Load_Balancer', 'uuid-name': 'newlb', row: { name, protocol: proto, vips: map(add), external_ids: map(owner('nat')) } },
+      { op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [insertRefs('load_balancer', named('newlb'))] },
+    ];
+  }
+  return [{ op: 'mutate', table: 'Load_Balancer', where: byUuid(lb._uuid), mutations: [...mapDelete('vips', del), ...mapPut('vips', add)] }];
+}
+
+export function ownedLbs(nb: Db, router: string): Row[] {
+  return [...nb.rows('Load_Balancer')].filter((r) => String(r.name).startsWith(`ocn-lb-${router}-`) && externalIds(r)['ocn-owner']);
+}
