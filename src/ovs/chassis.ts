@@ -34,7 +34,7 @@ export function chassisIds(db: Db, s: ChassisSettings): Record<string, string> {
     'ovn-remote': s.ovnSb,
     'ovn-encap-type': s.encap,
     'ovn-encap-ip': s.encapIp,
-    'system-id': s.systemId || current['system-id'] || os.hostname(),
+    'system-id': s.systemId || current['system-id'] || current.hostname || os.hostname(),
     'ovn-bridge': current['ovn-bridge'] || 'br-int',
     'ovn-bridge-datapath-type': datapath,
   };
