@@ -1,16 +1,7 @@
 // The link operations the driver needs (implemented over rtnetlink in src/netlink), kept as an
 // interface so pure driver logic can be unit-tested with a fake.
-export interface LinkInfo {
-  index: number;
-  name: string;
-  mtu: number;
-  mac?: string;
-  up: boolean;
-  kind?: string;
-  /** Set when the veth's peer lives in another network namespace (moved into a container). */
-  linkNetnsId?: number;
-  peerIndex?: number;
-}
+import type { LinkInfo } from '../netlink/links';
+export type { LinkInfo };
 
 export interface LinkOps {
   createVethPair(o: { name: string; peerName: string; mtu: number; peerMac?: string }): Promise<void>;

@@ -1,12 +1,11 @@
-// Small builders for wire values, so table helpers never hand-write tuples.
-import type { Atom, Condition, Mutation, WireMap, WireSet, WireValue } from '../ovsdb/types';
+// Builders the per-table helpers use: the client's own (ovsdb/ops.ts) plus the few
+// compositions they share, so no helper hand-writes wire tuples.
+import type { Atom, Condition, Mutation } from '../ovsdb/types';
+import { map, namedUuid, set, uuid, whereUuid } from '../ovsdb/ops';
 
-export const uuid = (u: string): ['uuid', string] => ['uuid', u];
-export const named = (n: string): ['named-uuid', string] => ['named-uuid', n];
-export const set = (...atoms: Atom[]): WireSet => ['set', atoms];
-export const map = (rec: Record<string, string>): WireMap => ['map', Object.entries(rec)];
-export const byUuid = (u: string): Condition[] => [['_uuid', '==', uuid(u)]];
-export const byName = (n: string): Condition[] => [['name', '==', n]];
+export { map, set, uuid };
+export const named = namedUuid;
+export const byUuid = (u: string): Condition[] => whereUuid(u);
 export const insertRefs = (column: string, ...refs: Atom[]): Mutation => [column, 'insert', set(...refs)];
 export const deleteRefs = (column: string, ...refs: Atom[]): Mutation => [column, 'delete', set(...refs)];
 /** Replaces the given keys of a map column (delete first: "insert" never overwrites a key). */
@@ -16,4 +15,3 @@ export function mapPut(column: string, rec: Record<string, string>): Mutation[] 
   return [[column, 'delete', set(...keys)], [column, 'insert', map(rec)]];
 }
 export const mapDelete = (column: string, keys: string[]): Mutation[] => (keys.length ? [[column, 'delete', set(...keys)]] : []);
-export type { WireValue };
