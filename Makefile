@@ -21,6 +21,7 @@ test:
 	$(NODE_TEST) --test-concurrency=1 dist/test/integration/ dist/test/harness/
 	$(NODE_TEST) --test-concurrency=1 dist/test/e2e/
 	$(NODE_TEST) --test-concurrency=1 dist/test/lab/ dist/test/multihost/
+	$(NODE_TEST) --test-concurrency=1 dist/test/packaging/
 
 test-unit: build
 	$(NODE_TEST) dist/test/unit/

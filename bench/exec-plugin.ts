@@ -72,6 +72,8 @@ class ExecNetworkDriver implements P.NetworkDriver {
   private readonly lock = new KeyedMutex();
   firewall?: Firewall;
 
+  constructor(private readonly name: string) {}
+
   firewallState(): FirewallState {
     const s: FirewallState = { v4: { networks: [], ports: [] }, v6: { networks: [], ports: [] } };
     for (const n of this.networks.values()) if (n.gwPort) s.v4.networks.push({ id: n.id, subnets: n.pools });
@@ -155,7 +157,7 @@ class ExecNetworkDriver implements P.NetworkDriver {
           await sh('ethtool', ['-K', ep.host, 'tx', 'off']);
           await sh('ethtool', ['-K', ep.peer, 'tx', 'off']);
         }
-        const ids = [`external_ids:ocn-endpoint=${ep.id}`, `external_ids:ocn-network=${net.id}`, `external_ids:attached-mac="${mac}"`];
+        const ids = [`external_ids:ocn-owner=${this.name}`, `external_ids:ocn-endpoint=${ep.id}`, `external_ids:ocn-network=${net.id}`, `external_ids:attached-mac="${mac}"`];
         if (addr) ids.push(`external_ids:ocn-ip="${addr}"`);
         await sh('ovs-vsctl', ['add-port', net.bridge, ep.host, ...(net.vlan ? [`tag=${net.vlan}`] : []), '--', 'set', 'Interface', ep.host, ...ids]);
       } catch (e) {
@@ -223,7 +225,7 @@ async function main(argv: string[]): Promise<void> {
     v4: parseAutoPoolRange('10.128.0.0/11:24', 'pools'),
     v6: parseAutoPoolRange('fd6f:636e::/32:64', 'pools6'),
   });
-  const driver = new ExecNetworkDriver();
+  const driver = new ExecNetworkDriver(name);
   driver.firewall = new Firewall(name, () => driver.firewallState(), log);
   const ready = client.connect().then(() => ipam.load());
   const server = await listenPluginSocket({ socketPath: path.join(pluginDir, `${name}.sock`), drivers: { network: driver, ipam }, logger: log, ready: () => ready });

@@ -16,7 +16,7 @@ import { cleanupAll, installSignalCleanup } from './lib/cleanup';
 import { SectionId, SectionResult, SECTIONS } from './lib/figures';
 import { describeMachine } from './lib/machine';
 import { textTable } from './report/table';
-import { writeDocs } from './report/markdown';
+import { Report, writeDocs } from './report/markdown';
 import { runLatency } from './sections/latency';
 import { runScale } from './sections/scale';
 import { runDocker } from './sections/docker';
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   }
   await cleanupAll('run');
   const figures = results.flatMap((r) => r.figures);
-  const report = {
+  const report: Report = {
     date: started.toISOString(),
     durationSeconds: Math.round((Date.now() - started.getTime()) / 1000),
     mode: args.quick ? 'quick' : 'full',

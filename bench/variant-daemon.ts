@@ -9,6 +9,8 @@
 //                  addon's sendmsg is synchronous and the kernel does RTM_DELLINK inside it, ~12-26 ms)
 //   trace          timers around netlink, ethtool, OVSDB and Join's wait; dumped as one JSON log
 //                  line ({"msg":"bench-spans"}) on SIGUSR2
+//   mem            on SIGUSR2: process.memoryUsage() and V8 heap spaces as one JSON log line
+//                  ({"msg":"bench-mem"}), and a heap snapshot in $OCN_BENCH_HEAPDIR if set
 // Everything else is the product's own code. Started like the daemon: node variant-daemon.js daemon ...
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { LinkManager } from '../src/netlink/links';
@@ -83,6 +85,16 @@ function applyVariants(list: string[]): void {
   }
 }
 
+function memVariant(): void {
+  process.on('SIGUSR2', () => {
+    const v8 = require('node:v8') as typeof import('node:v8');
+    const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, Math.round(s.space_used_size / 1024)]));
+    const rec: Record<string, unknown> = { msg: 'bench-mem', memoryUsage: process.memoryUsage(), heapSpacesKiB: spaces };
+    if (process.env.OCN_BENCH_HEAPDIR) rec.snapshot = v8.writeHeapSnapshot(`${process.env.OCN_BENCH_HEAPDIR}/daemon-${Date.now()}.heapsnapshot`);
+    process.stderr.write(JSON.stringify(rec) + '\n');
+  });
+}
+
 if (!isMainThread && process.env.OCN_BENCH_DELETE_WORKER === '1') {
   // the deleter thread: one netlink socket, deletions one at a time (the kernel serialises them anyway)
   const links = new LinkManager();
@@ -93,6 +105,8 @@ if (!isMainThread && process.env.OCN_BENCH_DELETE_WORKER === '1') {
     );
   });
 } else if (require.main === module) {
-  applyVariants((process.env.OCN_BENCH_VARIANT ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const variants = (process.env.OCN_BENCH_VARIANT ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  applyVariants(variants);
+  if (variants.includes('mem')) memVariant();
   void main(process.argv.slice(2));
 }

@@ -7,8 +7,8 @@
 #                           built app with production node_modules, and the iptables binaries
 #                           the daemon execs (xtables-nft-multi and xtables-legacy-multi, their
 #                           libraries and extensions). Works without any image registry.
-#   ROOTFS_FROM=dockerfile  `docker build` of the top-level Dockerfile (pulls a Node base image),
-#                           then `docker export` of a container of it.
+#   ROOTFS_FROM=dockerfile  `docker build` of the top-level Dockerfile (pulls a Node base image,
+#                           NODE_IMAGE=... picks another), then `docker export` of a container of it.
 #   PLUGIN_NAME             name for `docker plugin create` (default ovs-container-network; a tag
 #                           :latest is implied; a registry prefix like 127.0.0.1:5000/ocn:1 is fine)
 #   DOCKER                  docker CLI (default docker); DOCKER_HOST is honoured as usual
@@ -115,7 +115,7 @@ rootfs_from_host() {
 
 rootfs_from_dockerfile() {
   local tag=ovs-container-network-rootfs:build cid
-  "$DOCKER" build -t "$tag" .
+  "$DOCKER" build ${NODE_IMAGE:+--build-arg NODE_IMAGE="$NODE_IMAGE"} -t "$tag" .
   cid=$("$DOCKER" create "$tag" /usr/local/bin/node --version)
   trap '"$DOCKER" rm -f "$cid" >/dev/null 2>&1 || true' RETURN
   "$DOCKER" export "$cid" | tar -C "$ROOTFS" -xf -

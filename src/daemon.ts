@@ -139,7 +139,14 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   log.info({ socket: socketPath, ovsdb: config.ovsdb, ms: Date.now() - started }, 'listening');
 
   const stop = async (): Promise<void> => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // close() waits for every connection; dockerd keeps idle keep-alive connections open, so
+    // close those as soon as their request is answered (in-flight requests still finish).
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    clearInterval(idle);
     await driver.drain();
     client.close();
     nbClient?.close();
@@ -151,11 +158,15 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
 }
 
 export async function runDaemon(config: DaemonConfig): Promise<void> {
-  const d = await startDaemon(config);
+  // Handlers first: inside a managed plugin the daemon is PID 1, which ignores signals it has no
+  // handler for, so an early `docker plugin disable` would otherwise wait for SIGKILL.
+  let daemon: Daemon | undefined;
   let stopping = false;
   const shutdown = (sig: string) => {
     if (stopping) return;
     stopping = true;
+    if (!daemon) process.exit(0);
+    const d = daemon;
     d.log.info({ signal: sig }, 'shutting down: finishing requests in flight');
     const force = setTimeout(() => process.exit(0), 10_000);
     force.unref();
@@ -167,7 +178,8 @@ export async function runDaemon(config: DaemonConfig): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => {
-    if (!config.peersFile) return;
+    if (!config.peersFile || !daemon) return;
+    const d = daemon;
     try {
       const peers = parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
       void d.overlay.setPeers(peers).then(() => d.log.info({ peers }, 'peers reloaded'), (err) => d.log.error({ err: String(err) }, 'peers reload failed'));
@@ -175,4 +187,5 @@ export async function runDaemon(config: DaemonConfig): Promise<void> {
       d.log.error({ err: String(err) }, 'peers file unreadable');
     }
   });
+  daemon = await startDaemon(config);
 }

@@ -24,9 +24,26 @@ export function rssMb(pid: number): number {
   }
 }
 
-/** utime + stime of the process in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
+/** PIDs of the system Open vSwitch daemons (from their pidfiles; other OVS instances may run in namespaces). */
+export function systemOvsPids(): { vswitchd?: number; ovsdb?: number } {
+  const read = (f: string) => {
+    try {
+      return Number(fs.readFileSync(`/var/run/openvswitch/${f}.pid`, 'utf8').trim()) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { vswitchd: read('ovs-vswitchd'), ovsdb: read('ovsdb-server') };
+}
+
+/** utime + stime of the process in clock ticks (fields 14 and 15 of /proc/<pid>/stat); NaN if it is gone. */
 export function cpuTicks(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return NaN;
+  }
   // comm (field 2) may hold spaces and parentheses: count fields after the last ')'
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state): utime is field 14 -> rest[11], stime field 15 -> rest[12]

@@ -107,7 +107,7 @@ export async function runDatapath(ctx: Ctx): Promise<SectionResult> {
   const handSide: Side = { name: 'hand-wired pair', serverIp: hB, client: (args, timeoutMs) => nsExec(nsA, args[0], args.slice(1), { timeoutMs }) };
 
   // connectivity first (ARP, the ports forwarding), then alternate the runs
-  for (const [side, check] of [[oursSide, () => d.docker(['exec', names[0], 'ping', '-c', '1', '-W', '2', ipB])], [handSide, () => nsExec(nsA, 'ping', ['-c', '1', '-W', '2', hB])]] as const) {
+  for (const [side, check] of [[oursSide, () => d.docker(['exec', names[0], 'ping', '-c', '1', '-W', '2', ipB])], [handSide, () => nsExec(nsA, 'busybox', ['ping', '-c', '1', '-W', '2', hB])]] as const) {
     let okPing = false;
     for (let i = 0; i < 10 && !okPing; i++) okPing = (await check()).code === 0;
     if (!okPing) throw new Error(`no ping across the ${side.name}`);

@@ -9,9 +9,10 @@ import { Figure, SectionResult, target } from '../lib/figures';
 import { BenchPlugin, startBenchPlugin } from '../lib/plugins';
 import { benchBridge } from '../lib/ovs';
 import { freeSubnets } from '../lib/subnets';
-import { nowMs, round, roundSummary, runConcurrent, summarize, Summary } from '../lib/stats';
+import { median, nowMs, round, roundSummary, runConcurrent, summarize, Summary } from '../lib/stats';
+import { run } from '../../test/harness/exec';
 import { hexId, sleep, waitLinksGone } from '../lib/util';
-import { AttachedEp, attach, BenchNet, createNetwork, deleteNetwork, detach, hostVeth } from '../lib/workload';
+import { AttachedEp, attach, BenchNet, createNetwork, deleteNetwork, detach, hostVeth, StepTimes } from '../lib/workload';
 
 interface Level {
   c: number;
@@ -25,20 +26,59 @@ const FLAVS: Flav[] = ['product', 'exec', 'nowait'];
 interface RoundResult {
   attach: number[];
   detach: number[];
+  steps: StepTimes[];
+  /** attaches per second over the attach phase */
+  rate: number;
 }
 
 /** One round: n attaches with c in flight, then their n detaches with c in flight; waits until the veths are gone. */
 async function round_(net: BenchNet, exec: boolean, c: number, n: number): Promise<RoundResult> {
   const eps: AttachedEp[] = new Array(n);
+  const steps: StepTimes[] = [];
+  const w0 = nowMs();
   const attachT = await runConcurrent(n, c, async (i) => {
-    eps[i] = await attach(net);
+    eps[i] = await attach(net, (st) => steps.push(st));
   });
+  const rate = n / ((nowMs() - w0) / 1000);
   const detachT = await runConcurrent(n, c, async (i) => {
     await detach(net, eps[i]);
   });
   if (!(await waitLinksGone(eps.map((e) => hostVeth(e.id, exec)), 60_000))) throw new Error('veths of detached endpoints still present after 60 s');
   await sleep(200); // let ovs-vswitchd finish removing the ports
-  return { attach: attachT, detach: detachT };
+  return { attach: attachT, detach: detachT, steps, rate };
+}
+
+/**
+ * Churn: c loops, each attach then detach (like `docker run --rm` in a loop), for `seconds`; the
+ * attaches overlap the previous detaches' veth deletions. Returns the attach times.
+ */
+async function churn(net: BenchNet, c: number, total: number): Promise<{ attach: number[]; detach: number[] }> {
+  const times = { attach: [] as number[], detach: [] as number[] };
+  const made: string[] = [];
+  await runConcurrent(total, c, async () => {
+    const t0 = nowMs();
+    const ep = await attach(net);
+    const t1 = nowMs();
+    times.attach.push(t1 - t0);
+    made.push(hostVeth(ep.id, false));
+    await detach(net, ep);
+    times.detach.push(nowMs() - t1);
+  });
+  await waitLinksGone(made, 60_000);
+  await sleep(200);
+  return times;
+}
+
+/** Wall time of a subprocess, p50 of n runs: the floor of one exec-based step. */
+async function execFloor(cmd: string, args: string[], input: string | undefined, n: number): Promise<Summary> {
+  const t: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = nowMs();
+    const r = await run(cmd, args, { input });
+    t.push(nowMs() - t0);
+    if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  }
+  return roundSummary(summarize(t));
 }
 
 /** Handler time per method from the daemon's info-level "request" log lines. */
@@ -125,15 +165,18 @@ export async function runLatency(ctx: Ctx): Promise<SectionResult> {
   // Warm-up (JIT, first genetlink family lookup, ovsdb connections): not recorded.
   for (const f of FLAVS) await round_(nets[f], f === 'exec', 5, 10);
   const samples: Record<string, RoundResult> = {};
+  const rates: Record<string, number[]> = {};
   for (const L of levels) {
     for (let r = 0; r < rounds; r++) {
       for (const f of FLAVS) {
         const t0 = nowMs();
         const res = await round_(nets[f], f === 'exec', L.c, L.n[f]);
         const key = `${f}.c${L.c}`;
-        samples[key] ??= { attach: [], detach: [] };
+        samples[key] ??= { attach: [], detach: [], steps: [], rate: 0 };
         samples[key].attach.push(...res.attach);
         samples[key].detach.push(...res.detach);
+        samples[key].steps.push(...res.steps);
+        rates[key] = [...(rates[key] ?? []), res.rate];
         ctx.log(`attach/detach c=${L.c} round ${r + 1}/${rounds} ${f}: n=${L.n[f]}, attach p50 ${round(summarize(res.attach).p50)} ms, detach p50 ${round(summarize(res.detach).p50)} ms (${((nowMs() - t0) / 1000).toFixed(1)} s)`);
       }
     }
@@ -141,6 +184,14 @@ export async function runLatency(ctx: Ctx): Promise<SectionResult> {
   const sum = (k: string, which: 'attach' | 'detach') => summarize(samples[k][which]);
   data.attach = Object.fromEntries(Object.keys(samples).map((k) => [k, roundSummary(sum(k, 'attach'))]));
   data.detach = Object.fromEntries(Object.keys(samples).map((k) => [k, roundSummary(sum(k, 'detach'))]));
+  data.throughput = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, round(median(v))]));
+  const stepsOf = (k: string) => ({
+    requestAddress: roundSummary(summarize(samples[k].steps.map((x) => x.requestAddress))),
+    createEndpoint: roundSummary(summarize(samples[k].steps.map((x) => x.createEndpoint))),
+    join: roundSummary(summarize(samples[k].steps.map((x) => x.join))),
+  });
+  data.stepsC1 = Object.fromEntries(FLAVS.map((f) => [f, stepsOf(`${f}.c1`)]));
+  data.stepsC100 = Object.fromEntries(FLAVS.map((f) => [f, stepsOf(`${f}.c100`)]));
 
   for (const L of levels) {
     const ours = sum(`product.c${L.c}`, 'attach');
@@ -199,6 +250,49 @@ export async function runLatency(ctx: Ctx): Promise<SectionResult> {
   });
   await noop(50, 1);
   data.noopCall = { c1: roundSummary(summarize(await noop(q ? 100 : 300, 1))), c100: roundSummary(summarize(await noop(q ? 300 : 1000, 100))) };
+
+  // Churn: attaches overlapping detaches, the product against the same code with veth deletions
+  // on a worker thread (variant-daemon.ts worker-delete: the fix proposed in docs/benchmarks.md).
+  ctx.log('churn: attach+detach loops, product vs worker-thread deletions');
+  const wd = await startBenchPlugin('wdel', 'variant', { variants: ['worker-delete'] });
+  const [wsn] = freeSubnets(1);
+  const wnet = await createNetwork(wd.client, { bridge: benchBridge('k'), subnet: wsn, vlan: 10, gateway: 'local' });
+  await churn(wnet, 5, 10);
+  const churnT = { product: { attach: [] as number[], detach: [] as number[] }, worker: { attach: [] as number[], detach: [] as number[] } };
+  const churnN = q ? 60 : 150;
+  for (let r = 0; r < (q ? 1 : 2); r++) {
+    for (const [k, n] of [['product', nets.product], ['worker', wnet]] as const) {
+      const t = await churn(n, 10, churnN);
+      churnT[k].attach.push(...t.attach);
+      churnT[k].detach.push(...t.detach);
+    }
+  }
+  data.churn = {
+    concurrency: 10,
+    product: { attach: roundSummary(summarize(churnT.product.attach)), detach: roundSummary(summarize(churnT.product.detach)) },
+    workerDelete: { attach: roundSummary(summarize(churnT.worker.attach)), detach: roundSummary(summarize(churnT.worker.detach)) },
+  };
+  for (const which of ['attach', 'detach'] as const) {
+    const cp = summarize(churnT.product[which]);
+    const cw = summarize(churnT.worker[which]);
+    for (const p of ['p50', 'p99'] as const) {
+      figures.push({
+        id: `churn.${which}.${p}`, section: 'latency', label: `${which} ${p} under churn (10 attach→detach loops)`,
+        value: cp[p], unit: 'ms', compare: { label: 'veth deletion on a worker thread', value: cw[p], unit: 'ms' },
+        ratio: { value: cp[p] / cw[p], label: 'ours ÷ worker variant' }, detail: `n=${cp.n}`,
+      });
+    }
+  }
+  await deleteNetwork(wnet);
+  await wd.stop();
+
+  // Floors of the exec-based steps on this machine.
+  data.execFloors = {
+    ipLinkShow: await execFloor('ip', ['link', 'show', 'lo'], undefined, 20),
+    ethtoolShow: await execFloor('ethtool', ['-k', 'lo'], undefined, 20),
+    ovsVsctlShow: await execFloor('ovs-vsctl', ['--timeout=10', 'br-exists', bridges.product], undefined, 20),
+    iptablesRestoreNoop: await execFloor('iptables-restore', ['-w', '--noflush'], '*filter\nCOMMIT\n', 20),
+  };
 
   for (const f of FLAVS) await deleteNetwork(nets[f]);
   for (const f of ['product', 'exec'] as Flav[]) await deleteNetwork(holders[f]!);

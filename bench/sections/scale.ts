@@ -5,21 +5,26 @@
 // 1,000 endpoints, and CPU over an idle window (utime + stime from /proc/<pid>/stat), next to a bare
 // `node` process started at the same time (the floor of any Node daemon) and a second, empty daemon.
 import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { repoRoot } from '../../test/harness/paths';
 import { ensureSystemOvs } from '../../test/harness/ovs';
-import { pidsByComm, run, runOk } from '../../test/harness/exec';
+import { run, runOk } from '../../test/harness/exec';
 import type { Ctx } from '../lib/context';
 import { onCleanup } from '../lib/cleanup';
 import { Figure, SectionResult, target } from '../lib/figures';
 import { RUN_TAG, startBenchPlugin } from '../lib/plugins';
 import { benchBridge } from '../lib/ovs';
-import { cpuPercentOver, rssMb } from '../lib/proc';
+import { cpuPercentOver, rssMb, systemOvsPids } from '../lib/proc';
 import { freeSubnets } from '../lib/subnets';
 import { round, roundSummary, runConcurrent, summarize, Summary } from '../lib/stats';
 import { sleep, waitLinksGone } from '../lib/util';
 import { attach, AttachedEp, BenchNet, createNetwork, deleteNetwork, detach, hostVeth, StepTimes } from '../lib/workload';
 
-function startBareNode(): { pid: number; stop(): Promise<void> } {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+/** A node process that idles; with `modules`, after requiring the daemon's code (express, zod, pino, netlink...). */
+function startBareNode(modules = false): { pid: number; stop(): Promise<void> } {
+  const daemonJs = path.join(repoRoot(), 'dist', 'src', 'daemon.js');
+  const code = `${modules ? `require(${JSON.stringify(daemonJs)});` : ''}setInterval(() => {}, 1 << 30)`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
   const exited = new Promise((r) => child.on('exit', r));
   const stop = onCleanup('bare node', async () => {
     child.kill('SIGTERM');
@@ -39,10 +44,12 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
   const notes: string[] = [];
 
   const bare = startBareNode();
+  const modulesOnly = startBareNode(true);
   const empty = await startBenchPlugin('idle', 'product');
   const s = await startBenchPlugin('scale', 'product');
   await sleep(3000); // past start-up: state loaded, first GCs done
-  const rss = { idleDaemon: rssMb(s.pid), bareNode: rssMb(bare.pid), emptyDaemon: rssMb(empty.pid) } as Record<string, number>;
+  const rss = { idleDaemon: rssMb(s.pid), bareNode: rssMb(bare.pid), modulesOnly: rssMb(modulesOnly.pid), emptyDaemon: rssMb(empty.pid) } as Record<string, number>;
+  await modulesOnly.stop();
   ctx.log(`RSS idle: daemon ${round(rss.idleDaemon)} MB, bare node ${round(rss.bareNode)} MB`);
 
   const [subnet] = freeSubnets(1, 21); // 2,046 addresses
@@ -93,8 +100,7 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
       }
     }
   };
-  const ovsdbPids = pidsByComm('ovsdb-server');
-  const vswitchdPids = pidsByComm('ovs-vswitchd');
+  const sys = systemOvsPids();
   await measure(levels[0]); // warm-up pass, discarded below
   measured[levels[0]] = { total: [], steps: [], hand: [] };
   for (const level of levels) {
@@ -107,9 +113,9 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
   await sleep(5000);
   rss.daemonAtTop = rssMb(s.pid);
   ctx.log(`RSS with ${population.length} endpoints: ${round(rss.daemonAtTop)} MB; idle CPU window ${idleSeconds} s`);
-  const pids = [s.pid, empty.pid, bare.pid, ...vswitchdPids, ...ovsdbPids];
+  const pids = [s.pid, empty.pid, bare.pid, sys.vswitchd ?? 0, sys.ovsdb ?? 0];
   const cpu = await cpuPercentOver(pids, idleSeconds * 1000);
-  const idle = { daemonAtTop: cpu[0], emptyDaemon: cpu[1], bareNode: cpu[2], ovsVswitchd: cpu[3] ?? NaN, ovsdbServer: cpu[3 + vswitchdPids.length] ?? NaN };
+  const idle = { daemonAtTop: cpu[0], emptyDaemon: cpu[1], bareNode: cpu[2], ovsVswitchd: cpu[3], ovsdbServer: cpu[4] };
   rss.daemonAfterIdle = rssMb(s.pid);
   for (const level of [...levels].reverse().slice(1)) {
     const t0 = Date.now();

@@ -12,6 +12,8 @@ import type { Socket } from 'node:net';
 import { type CacheSnapshot, type RowChange, TableCache, type TableUpdates, type TableUpdates2 } from './cache';
 import { OvsdbConfigError, OvsdbConnectionError, OvsdbError, OvsdbTimeoutError, rpcError } from './errors';
 import { JsonSplitter } from './framing';
+import { monitorCondRequests, monitorRequests, monitoredColumns } from './monitor';
+import { InactivityProbe } from './probe';
 import { type Remote, RemoteRotation, type SslFiles, dialRemote, formatRemote, parseRemotes } from './remote';
 import { type DatabaseSchema, assertDatabaseSchema, decodeRow } from './schema';
 import type { MonitorSpec, Operation, OperationResult, Row, WireRow } from './types';
@@ -76,9 +78,7 @@ interface Session {
   remote: Remote;
   sock: Socket;
   splitter: JsonSplitter;
-  lastRx: number;
-  echoSentAt: number | undefined;
-  probeTimer: NodeJS.Timeout | undefined;
+  probe: InactivityProbe;
   established: boolean;
 }
 
@@ -112,6 +112,8 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
   private online = false;
   private everOnline = false;
   private closed = false;
+  /** Set when the client gave up because of its configuration; reported by later calls. */
+  private fatal: Error | undefined;
   private loopStarted = false;
   private lastError: Error | undefined;
   private nextId = 1;
@@ -150,7 +152,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
    * called before the server is up. Rejects only if the client is closed or misconfigured.
    */
   connect(): Promise<void> {
-    if (this.closed) return Promise.reject(new OvsdbConnectionError('OVSDB client is closed'));
+    if (this.closed) return Promise.reject(this.closedError());
     const p = this.online ? Promise.resolve() : new Promise<void>((resolve, reject) => this.onlineWaiters.add({ resolve, reject }));
     if (!this.loopStarted) {
       this.loopStarted = true;
@@ -216,7 +218,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     const id = this.nextId++;
     const result = new Promise<unknown>((resolve, reject) => {
       if (this.closed) {
-        reject(new OvsdbConnectionError('OVSDB client is closed'));
+        reject(this.closedError());
         return;
       }
       const call: Call = { id, method, params, resolve, reject, sent: false };
@@ -239,7 +241,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
    */
   waitFor<T>(table: string, predicate: (row: Row) => T | undefined | null | false, timeoutMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.closed) return reject(new OvsdbConnectionError('OVSDB client is closed'));
+      if (this.closed) return reject(this.closedError());
       if (this.monitoredColumns && !this.monitoredColumns.has(table)) {
         return reject(new OvsdbConfigError(`waitFor: table ${table} is not monitored by this client`));
       }
@@ -306,6 +308,10 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     }
   }
 
+  private closedError(): Error {
+    return this.fatal ?? new OvsdbConnectionError('OVSDB client is closed');
+  }
+
   // ---- connection loop
 
   private async loop(): Promise<void> {
@@ -329,6 +335,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
       if (error instanceof OvsdbConfigError) {
         this.log.error({ err: error }, 'ovsdb client misconfigured, giving up');
         this.closed = true;
+        this.fatal = error;
         this.failAll(error);
         break;
       }
@@ -357,15 +364,16 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
   /** Drives one connection; resolves when its socket is closed. */
   private runSession(remote: Remote, sock: Socket): Promise<{ established: boolean; error: Error }> {
     return new Promise((resolve) => {
-      const session: Session = {
-        remote,
-        sock,
-        splitter: new JsonSplitter(),
-        lastRx: Date.now(),
-        echoSentAt: undefined,
-        probeTimer: undefined,
-        established: false,
-      };
+      const probe = new InactivityProbe(
+        this.probeIntervalMs,
+        this.probeTimeoutMs,
+        () => this.write(session, { method: 'echo', params: [], id: 'probe' }),
+        () => {
+          this.log.warn({ remote: formatRemote(remote) }, 'no reply to inactivity probe, dropping connection');
+          sock.destroy(new OvsdbConnectionError(`no reply to inactivity probe within ${this.probeTimeoutMs} ms`));
+        },
+      );
+      const session: Session = { remote, sock, splitter: new JsonSplitter(), probe, established: false };
       this.session = session;
       let error: Error | undefined;
       const fail = (err: Error): void => {
@@ -374,7 +382,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
       };
       if (remote.kind !== 'unix') sock.setNoDelay(true);
       sock.on('data', (chunk: Buffer) => {
-        session.lastRx = Date.now();
+        probe.received();
         let texts: string[];
         try {
           texts = session.splitter.push(chunk);
@@ -400,7 +408,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
         this.sessionClosed(session, error ?? new OvsdbConnectionError(`connection to ${formatRemote(remote)} closed`));
         resolve({ established: session.established, error: error ?? new OvsdbConnectionError('connection closed') });
       });
-      this.armProbe(session);
+      probe.start();
       this.handshake(session).catch((err: unknown) => fail(err instanceof Error ? err : new Error(String(err))));
     });
   }
@@ -429,10 +437,8 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     }
     const accept = (snap: CacheSnapshot): void => this.goOnline(s, snap);
     if (this.monitorMethod === 'monitor_cond') {
-      const requests: Record<string, { columns: string[] }[]> = {};
-      for (const [table, cols] of columns) requests[table] = [{ columns: cols }];
       try {
-        await this.sessionCall(s, 'monitor_cond', [this.database, MONITOR_ID, requests], (r) =>
+        await this.sessionCall(s, 'monitor_cond', [this.database, MONITOR_ID, monitorCondRequests(columns)], (r) =>
           accept(this.cache.snapshotFromUpdate2(r as TableUpdates2)),
         );
         return;
@@ -442,9 +448,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
         this.monitorMethod = 'monitor';
       }
     }
-    const requests: Record<string, { columns: string[] }> = {};
-    for (const [table, cols] of columns) requests[table] = { columns: cols };
-    await this.sessionCall(s, 'monitor', [this.database, MONITOR_ID, requests], (r) =>
+    await this.sessionCall(s, 'monitor', [this.database, MONITOR_ID, monitorRequests(columns)], (r) =>
       accept(this.cache.snapshotFromUpdate(r as TableUpdates)),
     );
   }
@@ -488,7 +492,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
   }
 
   private sessionClosed(s: Session, error: Error): void {
-    clearTimeout(s.probeTimer);
+    s.probe.stop();
     if (this.session === s) this.session = undefined;
     const wasOnline = this.online && s.established;
     this.online = false;
@@ -595,55 +599,6 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     this.onlineWaiters.clear();
     for (const fail of [...this.waiters]) fail(err);
   }
-
-  // ---- inactivity probe
-
-  private armProbe(s: Session): void {
-    if (this.probeIntervalMs <= 0) return;
-    const tick = (): void => {
-      if (this.session !== s || s.sock.destroyed) return;
-      const now = Date.now();
-      if (s.echoSentAt !== undefined && s.lastRx < s.echoSentAt) {
-        const waited = now - s.echoSentAt;
-        if (waited >= this.probeTimeoutMs) {
-          this.log.warn({ remote: formatRemote(s.remote) }, `no reply to echo in ${this.probeTimeoutMs} ms, dropping connection`);
-          s.sock.destroy(new OvsdbConnectionError(`no reply to inactivity probe within ${this.probeTimeoutMs} ms`));
-          return;
-        }
-        schedule(this.probeTimeoutMs - waited);
-        return;
-      }
-      s.echoSentAt = undefined;
-      const idle = now - s.lastRx;
-      if (idle >= this.probeIntervalMs) {
-        s.echoSentAt = now;
-        this.write(s, { method: 'echo', params: [], id: 'probe' });
-        schedule(this.probeTimeoutMs);
-      } else {
-        schedule(this.probeIntervalMs - idle);
-      }
-    };
-    const schedule = (ms: number): void => {
-      s.probeTimer = setTimeout(tick, ms);
-      s.probeTimer.unref();
-    };
-    schedule(this.probeIntervalMs);
-  }
-}
-
-function monitoredColumns(schema: DatabaseSchema, spec: MonitorSpec | undefined): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  const tables: MonitorSpec = spec ?? Object.fromEntries(Object.keys(schema.tables).map((t) => [t, {}]));
-  for (const [table, req] of Object.entries(tables)) {
-    const ts = schema.tables[table];
-    if (!ts) throw new OvsdbConfigError(`monitor: database ${schema.name} has no table ${table}`);
-    const cols = req.columns ?? Object.keys(ts.columns);
-    for (const c of cols) {
-      if (!(c in ts.columns)) throw new OvsdbConfigError(`monitor: table ${table} has no column ${c}`);
-    }
-    out.set(table, [...cols]);
-  }
-  return out;
 }
 
 function transactError(ops: Operation[], index: number, r: OperationResult): OvsdbError {

@@ -68,11 +68,6 @@ export function keyType(type: ColumnType): AtomicType {
   return typeof type.key === 'string' ? type.key : type.key.type;
 }
 
-/** The implicit columns every table has but no schema lists. */
-const UUID_COLUMN: ColumnSchema = { type: 'uuid' };
-export function columnSchema(table: TableSchema, column: string): ColumnSchema | undefined {
-  return table.columns[column] ?? (column === '_uuid' || column === '_version' ? UUID_COLUMN : undefined);
-}
 
 /** Turns a wire atom into a scalar: ["uuid", s] and ["named-uuid", s] become s. */
 export function decodeAtom(atom: Atom): Scalar {
@@ -199,6 +194,7 @@ export function columnInfos(table: TableSchema): Map<string, ColumnInfo> {
   if (!infos) {
     infos = new Map();
     for (const [name, col] of Object.entries(table.columns)) infos.set(name, makeInfo(col.type));
+    // the implicit columns every table has but no schema lists
     infos.set('_uuid', makeInfo('uuid'));
     infos.set('_version', makeInfo('uuid'));
     infoCache.set(table, infos);

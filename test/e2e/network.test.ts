@@ -19,7 +19,11 @@ let env: Env;
 let world: OutsideWorld;
 
 before(async () => {
-  [env, world] = await Promise.all([setup('net'), makeOutsideWorld({ name: 'e2ewan' })]);
+  const [e, w] = await Promise.allSettled([setup('net'), makeOutsideWorld({ name: 'e2ewan' })]);
+  if (e.status === 'fulfilled') env = e.value;
+  if (w.status === 'fulfilled') world = w.value;
+  if (e.status === 'rejected') throw e.reason;
+  if (w.status === 'rejected') throw w.reason;
 });
 
 after(async () => {
@@ -128,7 +132,7 @@ test('VLAN isolation: same subnet on one bridge, the other VLAN never answers AR
     runSleeper(env, 'vb1', ['--network', 'v202', '--ip', '10.20.0.13']),
   ]);
   const [same, cross, back] = await Promise.all([
-    arpAnswers(env, 'va1', '10.20.0.12'),
+    arpAnswers(env, 'va1', '10.20.0.12', 3),
     arpAnswers(env, 'va2', '10.20.0.13'),
     arpAnswers(env, 'vb1', '10.20.0.11'),
   ]);
@@ -162,17 +166,19 @@ test('--internal: containers talk to each other, have no default route, cannot r
   await dockerOk(env, ['network', 'rm', 'intl']);
 });
 
-/** A TCP server in the outside world that tells each client the address it came from. */
+/** A TCP server in the outside world (IPv4 and IPv6) that tells each client where it came from. */
 const PEER_SERVER = `
-import socketserver, sys
+import socket, socketserver, sys
+class S(socketserver.ThreadingTCPServer):
+    address_family = socket.AF_INET6
+    allow_reuse_address = True
 class H(socketserver.BaseRequestHandler):
     def handle(self):
         self.request.sendall(("peer=%s\\n" % self.client_address[0]).encode())
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(("0.0.0.0", int(sys.argv[1])), H).serve_forever()
+S(("::", int(sys.argv[1])), H).serve_forever()
 `;
 
-test('egress NAT: a container reaches the outside world, which sees the host address', async () => {
+test('egress NAT (IPv4 and IPv6): a container reaches the outside world, which sees the host address', async () => {
   const srv = world.spawn('python3', ['-u', '-c', PEER_SERVER, '9000']);
   await waitFor(async () => (await world.exec('bash', ['-c', 'exec 3<>/dev/tcp/127.0.0.1/9000'])).code === 0, {
     timeoutMs: 20_000, intervalMs: 100, what: `peer server in the outside world (${srv.output()})`,
@@ -181,9 +187,20 @@ test('egress NAT: a container reaches the outside world, which sees the host add
   const r = await exec(env, 'aa', ['nc', '-w', '5', world.outsideIp, '9000'], 20_000);
   assert.equal(r.code, 0, r.stderr);
   const aa = await netSettings(env, 'aa', 'blue');
-  assert.match(r.stdout, new RegExp(`peer=${world.hostIp.replace(/\./g, '\\.')}\\b`), `the world sees the host's ${world.hostIp}: ${r.stdout}`);
+  assert.match(r.stdout, new RegExp(`peer=(::ffff:)?${world.hostIp.replace(/\./g, '\\.')}\\b`), `the world sees the host's ${world.hostIp}: ${r.stdout}`);
   assert.ok(!r.stdout.includes(aa.IPAddress), 'not the container address');
+  // Dual stack with Docker's IPAM: IPv6 leaves through the plugin's ip6tables masquerade.
+  await createNet('d6', ['--ipv6', '--subnet', '10.70.0.0/24', '--subnet', 'fd00:70::/64']);
+  await runSleeper(env, 'd61', ['--network', 'd6']);
+  const six = await netSettings(env, 'd61', 'd6');
+  assert.match(six.GlobalIPv6Address, /^fd00:70::/);
+  assert.ok(await pings(env, 'd61', world.outsideIp6!, true), `ping6 ${world.outsideIp6}`);
+  const r6 = await exec(env, 'd61', ['nc', '-w', '5', world.outsideIp6!, '9000'], 20_000);
+  assert.equal(r6.code, 0, r6.stderr);
+  assert.equal(r6.stdout.trim(), `peer=${world.hostIp6}`, 'the world sees the host\'s IPv6 address');
   await srv.stop();
+  await dockerOk(env, ['rm', '-f', 'd61']);
+  await dockerOk(env, ['network', 'rm', 'd6']);
 });
 
 test('published port: -p 8080:80 is reachable from the outside world; the DNAT goes with the container', async () => {

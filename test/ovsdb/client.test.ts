@@ -48,7 +48,7 @@ async function assertCacheMatchesFreshClient(a: OvsdbClient, remote: string): Pr
   }
 }
 
-describe('OvsdbClient against ovsdb-server', () => {
+describe('OvsdbClient against ovsdb-server', { timeout: 120_000 }, () => {
   let srv: OvsdbServer;
   let c: OvsdbClient;
   let root: string;
@@ -290,7 +290,7 @@ describe('OvsdbClient against ovsdb-server', () => {
   });
 });
 
-describe('OvsdbClient reconnection', () => {
+describe('OvsdbClient reconnection', { timeout: 60_000 }, () => {
   let srv: OvsdbServer;
   after(async () => {
     await srv?.stop();
@@ -396,7 +396,7 @@ describe('OvsdbClient reconnection', () => {
   });
 });
 
-describe('OvsdbClient over TCP and SSL', () => {
+describe('OvsdbClient over TCP and SSL', { timeout: 90_000 }, () => {
   let srv: OvsdbServer;
   before(async () => {
     srv = await startOvsdbServer(undefined, { tcpPort: 0, ssl: true });

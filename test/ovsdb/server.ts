@@ -51,10 +51,18 @@ export interface OvsdbServer {
   restart(): Promise<void>;
 }
 
+// Servers run in the foreground, so make sure they die with the test process.
 const live = new Set<ChildProcess>();
-process.once('exit', () => {
+const killAll = (): void => {
   for (const c of live) c.kill('SIGKILL');
-});
+};
+process.once('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.kill(process.pid, sig);
+  });
+}
 
 export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts: StartOptions = {}): Promise<OvsdbServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ovsdb-test-'));
@@ -188,6 +196,10 @@ function safeRead(p: string): string {
 function canConnect(sockPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createConnection(sockPath);
+    s.setTimeout(1000, () => {
+      s.destroy();
+      resolve(false);
+    });
     s.once('connect', () => {
       s.destroy();
       resolve(true);

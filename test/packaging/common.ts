@@ -145,3 +145,13 @@ export async function hostAddress(): Promise<string | undefined> {
     return undefined;
   }
 }
+
+/** When a process started (epoch ms, 10 ms resolution): /proc/<pid>/stat starttime against /proc/uptime. */
+export function procStartEpochMs(pid: number): number {
+  const now = Date.now();
+  const uptimeMs = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from #3 (state) on
+  const startTicks = Number(fields[19]); // #22 starttime, in clock ticks (USER_HZ = 100 on Linux)
+  return now - (uptimeMs - startTicks * 10);
+}

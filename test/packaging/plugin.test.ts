@@ -21,7 +21,7 @@ import { pluginCall } from '../harness/plugin';
 import { chainNames } from '../../src/net/firewall';
 import { DAEMON_FLAGS } from '../../src/config';
 import {
-  addr, freeSubnets, hostAddress, hostSocket, logSize, note, pluginLogRecords, pluginPid, rand, readConfigJson, REPO, sec, timed,
+  addr, freeSubnets, hostAddress, hostSocket, logSize, note, pluginLogRecords, pluginPid, procStartEpochMs, rand, readConfigJson, REPO, sec, timed,
 } from './common';
 
 const IMAGE = BUSYBOX_IMAGE;
@@ -108,7 +108,7 @@ test('managed plugin: create, enable, networks, containers, disable refused, plu
     await step('ovs records', async () => {
       const out = await vsctl('--format=json', '--columns=external_ids', 'list', 'Open_vSwitch', '.');
       const keys = (JSON.parse(out) as { data: [[string, [string, string][]]][] }).data[0][0][1].map(([k]) => k).filter((k) => k.startsWith(`ocn.${ocnName}.`));
-      for (const k of keys) await vsctl('remove', 'Open_vSwitch', '.', 'external_ids', k);
+      for (const k of keys) await vsctl('remove', 'Open_vSwitch', '.', 'external_ids', JSON.stringify(k));
       if (keys.length) forced.push(`${keys.length} records`);
     });
     // the daemon leaves its (empty) chains and their jumps on purpose; the test removes them
@@ -151,9 +151,25 @@ test('managed plugin: create, enable, networks, containers, disable refused, plu
     id = await dockerOk(['plugin', 'inspect', '-f', '{{.Id}}', P]);
     assert.match(id, /^[0-9a-f]{64}$/);
     assert.equal(await dockerOk(['plugin', 'inspect', '-f', '{{.Enabled}}', P]), 'false', 'created disabled');
-    const cfg = JSON.parse(await dockerOk(['plugin', 'inspect', '-f', '{{json .Config}}', P])) as { Interface: { Socket: string; Types: { Capability: string }[] } };
+    const cfg = JSON.parse(await dockerOk(['plugin', 'inspect', '-f', '{{json .Config}}', P])) as { Interface: { Socket: string; Types: string[] } };
     assert.equal(cfg.Interface.Socket, 'ocn.sock');
-    assert.deepEqual(cfg.Interface.Types.map((x) => x.Capability).sort(), ['ipamdriver', 'networkdriver']);
+    assert.deepEqual([...cfg.Interface.Types].sort(), ['docker.ipamdriver/1.0', 'docker.networkdriver/1.0']);
+  });
+
+  await t.test('the rootfs stands alone (chroot): the daemon starts, both iptables backends run, a bad OCN_IPTABLES is refused', async () => {
+    const rootfs = path.join(buildDir, 'rootfs');
+    const clean = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
+    const help = await run('chroot', [rootfs, '/usr/local/bin/node', '/app/plugin-entrypoint.js', '--help'], { unsetEnv: clean });
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /--plugin-dir/);
+    for (const mode of ['nft', 'legacy']) {
+      const v = await run('chroot', [rootfs, `/usr/lib/ocn/xtables-${mode}/iptables-restore`, '--version'], { unsetEnv: clean });
+      assert.equal(v.code, 0, `${mode}: ${v.stderr}`);
+      assert.match(v.stdout, new RegExp(`\\(${mode === 'nft' ? 'nf_tables' : 'legacy'}\\)`));
+    }
+    const bad = await run('chroot', [rootfs, '/usr/local/bin/node', '/app/plugin-entrypoint.js'], { env: { OCN_IPTABLES: 'iptables' }, unsetEnv: clean });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /OCN_IPTABLES="iptables" is not one of nft, legacy/);
   });
 
   await t.test('docker plugin set works while disabled; enable starts the daemon, which listens at once', async () => {
@@ -167,7 +183,11 @@ test('managed plugin: create, enable, networks, containers, disable refused, plu
     assert.ok(listening, `the daemon logged "listening" (records: ${JSON.stringify(recs.slice(0, 5))})`);
     assert.equal(listening.socket, `/run/docker/plugins/${ocnName}.sock`, 'inside the plugin it listens on <plugin-dir>/<OCN_NAME>.sock');
     assert.equal(listening.driver, ocnName);
-    assert.ok((listening.ms as number) < 1000, `listening ${listening.ms} ms after the daemon started`);
+    const pid0 = pluginPid(dd, id);
+    assert.ok(pid0, 'the plugin process is found through containerd\'s task state');
+    const fromExec = (listening.time as number) - procStartEpochMs(pid0);
+    note(`daemon listening ${listening.ms} ms after startDaemon, ${fromExec} ms after the process started (node boot + module loading)`);
+    assert.ok(fromExec < 9000, `listening ${fromExec} ms after exec: dockerd gives up after about 9.5 s`);
     // dockerd queried the capabilities right at enable (no Plugin.Activate for v2)
     assert.ok(recs.some((r) => r.method === 'NetworkDriver.GetCapabilities'), 'GetCapabilities answered');
     const caps = await pluginCall<{ Scope: string }>(hostSocket(id, 'ocn.sock'), 'NetworkDriver.GetCapabilities');
@@ -176,9 +196,7 @@ test('managed plugin: create, enable, networks, containers, disable refused, plu
     const set = await docker(['plugin', 'set', P, 'OCN_LOG_LEVEL=info']);
     assert.notEqual(set.code, 0);
     assert.match(set.stderr, /cannot set on an active plugin/);
-    const pid = pluginPid(dd, id);
-    assert.ok(pid, 'the plugin process is found through containerd\'s task state');
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const status = fs.readFileSync(`/proc/${pid0}/status`, 'utf8');
     const capEff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(status)![1]}`);
     assert.ok(capEff & (1n << 12n), 'CAP_NET_ADMIN');
   });
@@ -240,7 +258,8 @@ test('managed plugin: create, enable, networks, containers, disable refused, plu
     }, { timeoutMs: 30_000, what: 'dockerd to restart the plugin' });
     await waitFor(async () => (await pluginCall(hostSocket(id, 'ocn.sock'), 'NetworkDriver.GetCapabilities', undefined, { timeoutMs: 2000 }).catch(() => ({ status: 0 }))).status === 200,
       { timeoutMs: 20_000, what: 'the restarted plugin to answer' });
-    note(`plugin pid ${pid} killed; pid ${npid} answering ${sec(Date.now() - t0)} later`);
+    const listening = pluginLogRecords(dd, id).filter((r) => r.msg === 'listening').pop();
+    note(`plugin pid ${pid} killed; pid ${npid} answering ${sec(Date.now() - t0)} later (listening ${(listening?.time as number) - procStartEpochMs(npid)} ms after its exec)`);
     assert.ok(await pings(dd, 'pk2', 'pk1'), 'existing attachment still works');
     assert.ok(await pings(dd, 'pk1', 'pk3'), 'existing attachment (plugin IPAM) still works');
     const r = await docker(['run', '--rm', '--network', 'pka', IMAGE, 'ping', '-c', '1', '-W', '2', 'pk1']);
