@@ -7,6 +7,7 @@
 //          iperf = datapath)
 // --quick  fewer samples and shorter windows, for development (about 2 minutes)
 // --docs   also rewrite docs/ after a partial or quick run (default: only after a full run)
+// --render FILE   rewrite docs/ from a results JSON without measuring anything
 // A full run writes bench/results/<date>.json; partial or quick runs write <date>.partial.tmp
 // (git-ignored), so the committed result is always a complete one.
 import * as fs from 'node:fs';
@@ -34,6 +35,7 @@ interface Args {
   only: SectionId[];
   quick: boolean;
   docs: boolean | undefined;
+  render?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -43,6 +45,7 @@ function parseArgs(argv: string[]): Args {
     if (x === '--quick') a.quick = true;
     else if (x === '--docs') a.docs = true;
     else if (x === '--no-docs') a.docs = false;
+    else if (x === '--render') a.render = argv[++i];
     else if (x === '--only' || x.startsWith('--only=')) {
       const v = x.includes('=') ? x.slice(x.indexOf('=') + 1) : argv[++i];
       if (!v) throw new Error('--only needs a list, e.g. --only latency,scale');
@@ -70,6 +73,14 @@ function stamp(d: Date): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.render) {
+    const file = path.resolve(args.render);
+    const report = JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+    console.log(textTable(report.figures));
+    const written = writeDocs(report, path.relative(path.join(repoRoot(), 'docs'), file));
+    console.log(`docs: ${written.map((w) => path.relative(process.cwd(), w)).join(', ')}`);
+    return;
+  }
   if (process.getuid?.() !== 0) throw new Error('the benchmark suite must run as root (OVS, netlink, iptables, dockerd)');
   installSignalCleanup();
   const ctx = makeCtx(args.quick);

@@ -16,7 +16,8 @@ const FONT = 'font-family="Helvetica, Arial, sans-serif"';
 const COLORS = { ours: '#2f6fb3', exec: '#c8553d', nowait: '#8fb8de', floor: '#777777', pass: '#3a9a5b', miss: '#c8553d' };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const text = (x: number, y: number, s: string, attrs = '') => `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${FONT} font-size="12" ${attrs}>${esc(s)}</text>`;
+const text = (x: number, y: number, s: string, attrs = '') =>
+  `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${FONT}${attrs.includes('font-size=') ? '' : ' font-size="12"'} ${attrs}>${esc(s)}</text>`;
 const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 
 /** Log-scale mapping of [lo, hi] (powers of ten around the data) onto [x0, x1]. */
@@ -37,7 +38,7 @@ function panelAttach(y0: number, attach: NonNullable<ChartInput['attach']>): { s
   const groupH = series.length * rowH + 14;
   const h = 40 + levels.length * groupH + 30;
   const x0 = 190;
-  const x1 = W - 60;
+  const x1 = W - 250; // room for the labels right of the longest whisker
   const vals = Object.values(attach).flatMap((s) => [s.p50, s.p99]);
   const { f, ticks } = logScale(vals, x0, x1);
   const out: string[] = [text(20, y0 + 18, 'Attach (RequestAddress + CreateEndpoint + Join), plugin side: bar p50, whisker p99, ms, log scale', 'font-weight="bold" font-size="14"')];
@@ -76,15 +77,18 @@ function panelScale(y0: number, scale: NonNullable<ChartInput['scale']>): { svg:
   for (const t of ticks) out.push(`<line x1="${x0}" y1="${yOf(t)}" x2="${x1}" y2="${yOf(t)}" stroke="#ddd"/>`, text(x0 - 40, yOf(t) + 4, fmt(t), 'fill="#555"'));
   for (const l of levels) out.push(text(fx(l) - 10, bottom + 16, String(l), 'fill="#555"'));
   out.push(text((x0 + x1) / 2 - 40, bottom + 32, 'endpoints on the host', 'fill="#555"'));
-  const line = (key: 'total' | 'ovsVsctlAddPort', color: string, label: string) => {
+  const line = (key: 'total' | 'ovsVsctlAddPort', color: string, label: string, above: boolean) => {
     const pts = levels.map((l) => [fx(l), yOf(scale[l][key].p50)] as const);
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2.5" points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}"/>`);
-    for (const [i, [x, y]] of pts.entries()) out.push(`<circle cx="${x}" cy="${y}" r="4" fill="${color}"/>`, text(x + 6, y - 6, fmt(scale[levels[i]][key].p50), 'font-size="11"'));
+    for (const [i, [x, y]] of pts.entries()) {
+      out.push(`<circle cx="${x}" cy="${y}" r="4" fill="${color}"/>`, text(x + 6, above ? y - 8 : y + 16, fmt(scale[levels[i]][key].p50), `font-size="11" fill="${color}"`));
+    }
     const [lx, ly] = pts[pts.length - 1];
-    out.push(text(lx + 40, ly + 4, label, `fill="${color}" font-weight="bold"`));
+    out.push(text(lx + 40, ly + (above ? -2 : 12), label, `fill="${color}" font-weight="bold"`));
   };
-  line('ovsVsctlAddPort', COLORS.floor, 'ovs-vsctl add-port');
-  line('total', COLORS.ours, 'our attach');
+  const oursAbove = levels.every((l) => scale[l].total.p50 >= scale[l].ovsVsctlAddPort.p50);
+  line('ovsVsctlAddPort', COLORS.floor, 'ovs-vsctl add-port', !oursAbove);
+  line('total', COLORS.ours, 'our attach', oursAbove);
   return { svg: out.join('\n'), h };
 }
 

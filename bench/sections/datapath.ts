@@ -44,8 +44,8 @@ async function iperf(side: Side, seconds: number): Promise<number> {
 
 export async function runDatapath(ctx: Ctx): Promise<SectionResult> {
   const q = ctx.quick;
-  const seconds = q ? 2 : 4;
-  const pairs = q ? 3 : 5;
+  const seconds = q ? 2 : 3;
+  const pairs = q ? 3 : 8;
   const { d, plugin } = await dockerEnv(ctx);
   const figures: Figure[] = [];
   const notes: string[] = [];
@@ -122,12 +122,13 @@ export async function runDatapath(ctx: Ctx): Promise<SectionResult> {
   }
   const mo = median(got.ours);
   const mh = median(got.hand);
-  const ratio = mo / mh;
+  // each pair of runs is back to back: the median of the per-pair ratios cancels slow drift
+  const ratio = median(got.ours.map((o, i) => o / got.hand[i]));
   figures.push({
     id: 'datapath.tcp', section: 'datapath', label: 'iperf3 TCP, two containers on our network (same host), median',
     value: mo, unit: 'Gbit/s', compare: { label: 'hand-wired OVS port pair', value: mh, unit: 'Gbit/s' },
-    ratio: { value: ratio, label: 'ours ÷ hand-wired' }, target: target('>=', 0.95, 'ratio', ratio, '≥ 0.95× hand-wired'),
-    detail: `${pairs} × ${seconds} s each, alternated; ours ${got.ours.map((x) => round(x)).join(' ')}; hand ${got.hand.map((x) => round(x)).join(' ')} Gbit/s`,
+    ratio: { value: ratio, label: 'median of per-pair ours ÷ hand-wired' }, target: target('>=', 0.95, 'ratio', ratio, '≥ 0.95× hand-wired'),
+    detail: `${pairs} × ${seconds} s each, alternated; ratio of medians ${round(mo / mh)}; ours ${got.ours.map((x) => round(x)).join(' ')}; hand ${got.hand.map((x) => round(x)).join(' ')} Gbit/s`,
   });
   for (const c of servers) await terminate(c.pid!, 3000);
   await hs.stop();

@@ -51,7 +51,7 @@ export async function runDocker(ctx: Ctx): Promise<SectionResult> {
   await d.dockerOk(['network', 'create', '-d', 'bridge', '--subnet', sBridge, br]);
 
   // ---------------------------------------------------------------- docker run --rm, alternated
-  const runs = q ? 8 : 24;
+  const runs = q ? 8 : 20;
   const times: Record<string, number[]> = { ours: [], bridge: [] };
   const once = async (net: string) => {
     const t0 = nowMs();
@@ -95,6 +95,8 @@ export async function runDocker(ctx: Ctx): Promise<SectionResult> {
   const o = results.ours;
   const b = results.bridge;
   data.parallel = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { ms: round(r.ms), ok: r.ok, distinct: r.distinct, failed: r.failed.slice(0, 5) }]));
+  // what the plugin warned about meanwhile (e.g. a port ovs-vswitchd never reported ready)
+  data.pluginWarnings = plugin.plugin.logRecords().filter((r) => Number(r.level) >= 40).slice(0, 10);
   figures.push({
     id: 'docker.parallel.ok', section: 'docker', label: `${n} parallel \`docker run -d\` on our network: started, distinct addresses`,
     value: Math.min(o.ok, o.distinct), unit: '', compare: { label: 'bridge driver', value: Math.min(b.ok, b.distinct), unit: '' },

@@ -46,6 +46,8 @@ export interface DriverDeps {
 }
 
 const GENERIC = 'com.docker.network.generic';
+/** Marks a host-side veth with the daemon that made it, so start-up GC only sweeps its own. */
+export const vethAlias = (driver: string) => `ocn:${driver}`;
 const ok = (): P.Empty => ({});
 const short = (id: string) => id.slice(0, 12);
 
@@ -57,6 +59,10 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   private readonly netPrefix: string;
   /** Veth deletions run after the answer (the kernel takes ~20 ms per veth). */
   private readonly pendingLinkDeletes = new Set<Promise<unknown>>();
+
+  get name(): string {
+    return this.d.name;
+  }
 
   constructor(private readonly d: DriverDeps) {
     this.infra = new NetworkInfra(d.db, d.links, d.name);
@@ -256,7 +262,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       // A link with this endpoint's name can only be a leftover of an earlier attempt: no live
       // container can own it, since Docker has not got the endpoint yet.
       if (await this.d.links.getLink(names.host)) await this.d.links.deleteLink(names.host);
-      await this.d.links.createVethPair({ name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac });
+      await this.d.links.createVethPair({ name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac, alias: vethAlias(this.d.name) });
       try {
         // The userspace datapath does not complete checksums the kernel left to the NIC.
         if (net.datapath === 'netdev') {

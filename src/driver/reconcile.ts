@@ -6,7 +6,7 @@ import type { Db } from '../ovs/db';
 import { deletePortOps, findPort } from '../ovs/port';
 import { HOST_VETH_PREFIX } from '../netlink/names';
 import type { LinkInfo, LinkOps } from './links';
-import type { OvsNetworkDriver } from './network-driver';
+import { OvsNetworkDriver, vethAlias } from './network-driver';
 import type { NetworkInfra } from './infra';
 import type { Endpoint } from './model';
 import type { OvnNetworks } from './ovn-network';
@@ -64,11 +64,13 @@ export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, d
     for (const net of driver.networks.values()) if (net.ovn && ipam) ipam.attachShared(net.id, ovn.book(net));
   }
 
-  // Veths of ours that no OVS port references (a crash between creating the veth and the port).
+  // Veths this daemon made that no OVS port references (a crash between creating the veth and
+  // the port). The alias names the daemon: another instance's veths are never swept.
   const referenced = new Set<string>();
   for (const r of db.rows('Interface')) referenced.add(String(r.name));
+  const mine = vethAlias(driver.name);
   for (const l of all) {
-    if (!l.name.startsWith(HOST_VETH_PREFIX) || referenced.has(l.name)) continue;
+    if (!l.name.startsWith(HOST_VETH_PREFIX) || l.alias !== mine || referenced.has(l.name)) continue;
     if (l.linkNetnsId !== undefined) continue; // its peer is inside some namespace: leave it
     log.info({ link: l.name }, 'removing orphan veth');
     await links.deleteLink(l.name);

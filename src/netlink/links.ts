@@ -62,9 +62,13 @@ export interface LinkInfo {
   linkNetnsId?: number;
   /** IFLA_LINK: the peer's ifindex (in the peer's netns) for a veth. */
   peerIndex?: number;
+  /** IFLA_IFALIAS: free text; the plugin marks its host-side veths with its name. */
+  alias?: string;
 }
 
 export interface VethPairOptions {
+  /** IFLA_IFALIAS of the host side. */
+  alias?: string;
   /** Host side: stays in this netns and is set up. */
   name: string;
   /** Container side: left down, for Docker to move into the sandbox. */
@@ -124,6 +128,7 @@ function toLinkInfo(msg: rt.LinkMessage): LinkInfo {
   }
   if (attrs.linkNetnsid !== undefined) info.linkNetnsId = attrs.linkNetnsid;
   if (attrs.link) info.peerIndex = readU32(attrs.link);
+  if (attrs.ifalias) info.alias = attrs.ifalias;
   return info;
 }
 
@@ -193,6 +198,7 @@ export class LinkManager {
       linkinfo: encodeVethLinkInfo({ name: o.peerName, mtu: o.mtu, mac: o.peerMac }),
     };
     if (o.mac !== undefined) attrs.address = parseMac(o.mac);
+    if (o.alias !== undefined) attrs.ifalias = o.alias;
     // ifi_flags/ifi_change on a NEWLINK are applied to the new device once registered.
     await this.request(
       RTM_NEWLINK,

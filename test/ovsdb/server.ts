@@ -2,7 +2,7 @@
 // Reusable for any schema (e.g. /usr/share/ovn/ovn-nb.ovsschema).
 
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +14,7 @@ export const VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 export const OVN_NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema';
 
 export interface StartOptions {
-  /** Also listen on TCP 127.0.0.1 (port 0 = any free port; read it from `tcpRemote`). */
+  /** Also listen on TCP 127.0.0.1 (0 = a free port picked by the helper; see `tcpRemote`). */
   tcpPort?: number;
   /** Also listen with SSL on 127.0.0.1 (any free port): certificates are made in the temp dir. */
   ssl?: boolean;
@@ -32,10 +32,10 @@ export interface ClientSslFiles {
 export interface OvsdbServer {
   /** unix:<dir>/db.sock */
   remote: string;
-  /** tcp:127.0.0.1:<port> when started with tcpPort, else undefined; may change after restart(). */
-  readonly tcpRemote: string | undefined;
-  /** ssl:127.0.0.1:<port> when started with ssl, else undefined; may change after restart(). */
-  readonly sslRemote: string | undefined;
+  /** tcp:127.0.0.1:<port> when started with tcpPort, else undefined (same after restart()). */
+  tcpRemote: string | undefined;
+  /** ssl:127.0.0.1:<port> when started with ssl, else undefined (same after restart()). */
+  sslRemote: string | undefined;
   /** Client key/cert/CA files when started with ssl. */
   sslFiles: ClientSslFiles | undefined;
   dir: string;
@@ -71,6 +71,12 @@ export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts
   const logPath = path.join(dir, 'log');
   execFileSync('ovsdb-tool', ['create', db, schemaPath]);
   const sslFiles = opts.ssl ? makeCertificates(dir) : undefined;
+  // Fixed ports, not port 0: with two listeners the log does not say which port is which, and the
+  // remotes stay valid across restart().
+  const tcpPort = opts.tcpPort === undefined ? undefined : opts.tcpPort || (await freePort());
+  const sslPort = opts.ssl ? await freePort() : undefined;
+  const tcpRemote = tcpPort === undefined ? undefined : `tcp:127.0.0.1:${tcpPort}`;
+  const sslRemote = sslPort === undefined ? undefined : `ssl:127.0.0.1:${sslPort}`;
   const args = [
     db,
     `--remote=punix:${sockPath}`,
@@ -78,13 +84,13 @@ export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts
     `--unixctl=${path.join(dir, 'ctl')}`,
     `--log-file=${logPath}`,
     '--no-chdir',
-    ...(opts.tcpPort !== undefined ? [`--remote=ptcp:${opts.tcpPort}:127.0.0.1`] : []),
+    ...(tcpPort !== undefined ? [`--remote=ptcp:${tcpPort}:127.0.0.1`] : []),
     ...(sslFiles
       ? [
           `--private-key=${path.join(dir, 'server-key.pem')}`,
           `--certificate=${path.join(dir, 'server-cert.pem')}`,
           `--ca-cert=${sslFiles.ca}`,
-          '--remote=pssl:0:127.0.0.1',
+          `--remote=pssl:${sslPort}:127.0.0.1`,
         ]
       : []),
     ...(opts.extraArgs ?? []),
@@ -92,12 +98,9 @@ export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts
 
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
-  let tcpRemote: string | undefined;
-  let sslRemote: string | undefined;
   let stderr = '';
 
   async function start(): Promise<void> {
-    const logOffset = safeRead(logPath).length;
     stderr = '';
     const c = spawn('ovsdb-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
@@ -113,20 +116,19 @@ export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts
     );
     try {
       const deadline = Date.now() + 10_000;
-      // Listeners on port 0 log their port ("<remote>: listening on port N"), in remote order.
-      const loggedPorts = (): number[] =>
-        [...safeRead(logPath).slice(logOffset).matchAll(/listening on port (\d+)/g)].map((m) => Number(m[1]));
-      const wantLogged = (opts.tcpPort === 0 ? 1 : 0) + (sslFiles ? 1 : 0);
       for (;;) {
         if (c.exitCode !== null || c.signalCode !== null) throw new Error(`ovsdb-server exited at start: ${stderr}`);
-        // The unix socket may be up before the TCP listeners are logged: wait for all.
-        if (loggedPorts().length >= wantLogged && (await canConnect(sockPath))) break;
+        // The unix socket may be up before the TCP listeners: wait for all of them.
+        if (
+          (await canConnect({ path: sockPath })) &&
+          (tcpPort === undefined || (await canConnect({ port: tcpPort, host: '127.0.0.1' }))) &&
+          (sslPort === undefined || (await canConnect({ port: sslPort, host: '127.0.0.1' })))
+        ) {
+          break;
+        }
         if (Date.now() > deadline) throw new Error(`ovsdb-server did not come up: ${stderr}`);
         await new Promise((r) => setTimeout(r, 10));
       }
-      const ports = loggedPorts();
-      if (opts.tcpPort !== undefined) tcpRemote = `tcp:127.0.0.1:${opts.tcpPort || ports.shift()}`;
-      if (sslFiles) sslRemote = `ssl:127.0.0.1:${ports.shift()}`;
     } catch (err) {
       c.kill('SIGKILL');
       await exited;
@@ -142,12 +144,8 @@ export async function startOvsdbServer(schemaPath: string = VSWITCH_SCHEMA, opts
   }
   return {
     remote: `unix:${sockPath}`,
-    get tcpRemote() {
-      return tcpRemote;
-    },
-    get sslRemote() {
-      return sslRemote;
-    },
+    tcpRemote,
+    sslRemote,
     sslFiles,
     dir,
     get pid() {
@@ -185,17 +183,9 @@ function makeCertificates(dir: string): ClientSslFiles {
   return { key: f('client-key.pem'), cert: f('client-cert.pem'), ca: f('ca.pem') };
 }
 
-function safeRead(p: string): string {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function canConnect(sockPath: string): Promise<boolean> {
+function canConnect(target: net.NetConnectOpts): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.createConnection(sockPath);
+    const s = net.createConnection(target);
     s.setTimeout(1000, () => {
       s.destroy();
       resolve(false);
