@@ -12,7 +12,7 @@ import { addLspOps, deleteLspOps, findLsp, lspName, switchOfLsp } from '../ovn/l
 import { connectSwitchOps, createRouterOps, disconnectSwitchOps, findRouter, routerPortName } from '../ovn/logical-router';
 import { createDhcpOps, deleteDhcpOps, findDhcp } from '../ovn/dhcp-options';
 import { findByName } from '../ovs/db';
-import { nbOwned, owner } from '../ovn/nb';
+import { nbOwned } from '../ovn/nb';
 import { createGatewayOps, deleteNatOps, dnatAndSnatOps, externalAddress, findGatewayPort, lbVipOps, natRowsOf, snatOps } from '../ovn/gateway';
 import type { PublishedPort } from '../net/firewall';
 import { macFor } from './mac';
@@ -202,5 +202,4 @@ export class OvnNetworks {
     return out;
   }
 
-  static ownerIds = owner;
 }
