@@ -22,6 +22,7 @@ test:
 	$(NODE_TEST) --test-concurrency=1 dist/test/e2e/
 	$(NODE_TEST) --test-concurrency=1 dist/test/lab/ dist/test/multihost/
 	$(NODE_TEST) --test-concurrency=1 dist/test/packaging/
+	$(NODE_TEST) --test-concurrency=1 --test-timeout=900000 dist/test/swarm/
 
 test-unit: build
 	$(NODE_TEST) dist/test/unit/

@@ -5,7 +5,8 @@
 //
 // --only   run some sections (aliases: attach = latency, resources = scale, dockerd = docker,
 //          iperf = datapath)
-// --quick  fewer samples and shorter windows, for development (about 2 minutes)
+// --quick  fewer samples, shorter windows, 300 instead of 1,000 endpoints and 20 instead of 100
+//          parallel containers, for development (about 4 minutes)
 // --docs   also rewrite docs/ after a partial or quick run (default: only after a full run)
 // --render FILE   rewrite docs/ from a results JSON without measuring anything
 // A full run writes bench/results/<date>.json; partial or quick runs write <date>.partial.tmp

@@ -2,7 +2,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { run } from '../../test/harness/exec';
-import { DOCKER_CLI } from '../../test/harness/dockerd';
 
 export interface Machine {
   cpu: string;
@@ -42,4 +41,3 @@ export async function describeMachine(): Promise<Machine> {
     loadAvg: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
-export { DOCKER_CLI };

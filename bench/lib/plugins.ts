@@ -55,7 +55,17 @@ async function ownedInterfaces(name: string): Promise<string[]> {
 export async function startBenchPlugin(role: string, flavour: Flavour = 'product', opts: { logLevel?: string; variants?: string[]; scope?: 'section' | 'run' } = {}): Promise<BenchPlugin> {
   const name = `ocnb-${RUN_TAG}-${role}`;
   const env = flavour === 'variant' ? { OCN_BENCH_VARIANT: (opts.variants ?? []).join(',') } : undefined;
-  const plugin = await startPlugin({ name, logLevel: opts.logLevel ?? 'warn', bin: binFor(flavour), env });
+  const start = () => startPlugin({ name, logLevel: opts.logLevel ?? 'warn', bin: binFor(flavour), env });
+  let plugin: Plugin;
+  try {
+    plugin = await start();
+  } catch (e) {
+    // others rebuild dist/ in this shared tree: a daemon started mid-build may find a half-written
+    // module. One retry a moment later.
+    console.error(`bench: ${name} did not start (${(e as Error).message.split('\n')[0]}); retrying once`);
+    await new Promise((r) => setTimeout(r, 3000));
+    plugin = await start();
+  }
   const client = new PluginClient(plugin.socket);
   const hash = chainNames(name).post.slice(0, 10); // OCN-<6hex>
   const stop = onCleanup(`plugin ${name}`, async () => {

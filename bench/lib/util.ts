@@ -21,12 +21,3 @@ export async function waitLinksGone(names: Iterable<string>, timeoutMs: number, 
     await sleep(intervalMs);
   }
 }
-
-/** Links in the root namespace whose name starts with the prefix. */
-export function linksWithPrefix(prefix: string): string[] {
-  return fs.readdirSync('/sys/class/net').filter((n) => n.startsWith(prefix));
-}
-
-export function fmtMs(ms: number): string {
-  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
-}

@@ -77,7 +77,7 @@ export async function runDocker(ctx: Ctx): Promise<SectionResult> {
   });
 
   // ---------------------------------------------------------------- 100 in parallel
-  const n = 100;
+  const n = q ? 20 : 100;
   const results: Record<string, Burst> = {};
   for (const [key, net] of [['ours', ours], ['bridge', br]] as const) {
     ctx.log(`${n} containers in parallel on ${key === 'ours' ? 'our network' : 'the bridge network'}`);

@@ -186,7 +186,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     if (!this.d.ovn) throw new InputError('option ovn.switch needs the daemon to run with --ovn-nb <remote> (the OVN Northbound database)');
     for (const d of ipv4) {
       if (!this.d.ipam.isOurSpace(d.AddressSpace) && d.Pool !== '0.0.0.0/0') {
-        throw new InputError(`ovn.switch networks span hosts: create them with --ipam-driver ${this.d.name} (Docker's default IPAM allocates per host and would hand the same address out on two hosts), or with --ipam-driver null when a DHCP server on the segment assigns addresses`);
+        throw new InputError(`ovn.switch networks span hosts: create them with --ipam-driver ${this.d.name} (as a managed plugin: its name with the tag, like ${this.d.name}:latest; Docker's default IPAM allocates per host and would hand the same address out on two hosts), or with --ipam-driver null when a DHCP server on the segment assigns addresses`);
       }
     }
     const root = [...this.d.db.rows(ROOT_TABLE)][0];

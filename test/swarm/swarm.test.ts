@@ -11,9 +11,11 @@
 //     the same pool again in the local space.
 //
 // For each: `docker service create --replicas 4` places tasks on every node, tasks reach each
-// other across nodes by IP (and `tasks.<service>` resolves), an attachable container joins,
-// scaling down and `docker service rm` leave no OVS port, logical switch port, address
-// reservation or IPAM record behind, and removing the network removes the logical switch.
+// other across nodes by IP (and `tasks.<service>` and `<service>` resolve to them), an attachable
+// container joins, scaling down and `docker service rm` leave no OVS port, logical switch port,
+// address reservation or IPAM record behind, and removing the network removes the logical switch.
+// Then what goes wrong in global scope: bad options (AllocateNetwork refuses them) and Docker's
+// default IPAM on an ovn.switch network (every node refuses it; the fix shows in service ps).
 //
 //   npx tsc -p tsconfig.json && node --test --test-concurrency=1 --test-timeout=600000 dist/test/swarm/
 //   OCN_SWARM_PLUGIN_DIR=<dir with config.json + rootfs/> skips plugin/build.sh;
@@ -112,7 +114,7 @@ describe('swarm: 3 dockerd nodes, the managed plugin on each, OVN between the ho
     const m = c.manager;
     const [, reMs] = await timed(() => c.reconfigurePlugin(['OCN_SCOPE=global']));
     const advMs = await c.waitPluginAdvertised();
-    note(`plugin disable + set OCN_SCOPE=global + enable on 3 nodes ${sec(reMs)}; managers' view of the nodes listed it again ${sec(advMs)} later`);
+    note(`plugin disable + set OCN_SCOPE=global + enable on 3 nodes ${sec(reMs)}; the manager's view of every node listed it again ${sec(advMs)} later`);
     timings.rescope = sec(reMs + advMs);
     for (const n of c.nodes) {
       const env = JSON.parse(await n.dockerOk(['plugin', 'inspect', '-f', '{{json .Settings.Env}}', PLUGIN])) as string[];
@@ -125,9 +127,12 @@ describe('swarm: 3 dockerd nodes, the managed plugin on each, OVN between the ho
     assert.equal(inspect.Scope, 'swarm');
     assert.deepEqual(inspect.Options, { 'ovn.switch': 'swarm-global' }, 'AllocateNetwork echoed the options: they are the network\'s driver options');
     assert.deepEqual(inspect.IPAM.Config.map((x) => x.Subnet), [SUBNET_GLOBAL]);
-    // the manager allocated the pool and gateway in the global space, before any task
-    const mgr = await recordSummary(m.host);
-    assert.ok(mgr.includes(`pool:ocn-global/${SUBNET_GLOBAL}`), `manager records: ${mgr}`);
+    // the manager allocates the pool and gateway in the global space (swarm's allocator runs
+    // right after `network create` returned), before any task
+    await eventually(async () => {
+      const mgr = await recordSummary(m.host);
+      assert.deepEqual(mgr, [`addr:ocn-global/${SUBNET_GLOBAL}|${gatewayOf(SUBNET_GLOBAL)}=gw`, `pool:ocn-global/${SUBNET_GLOBAL}`], 'manager records');
+    }, 10_000);
 
     const ms = await exerciseService(c, { svc: 'gsvc', net: 'gnet', subnet: SUBNET_GLOBAL, sw: 'swarm-global', attachOn: 'h3', dnsrr: true, global: true }, timings, 'global', async (tasks) => {
       // every node got ovn.switch in CreateNetwork (the AllocateNetwork answer) and bound the switch
@@ -152,6 +157,35 @@ describe('swarm: 3 dockerd nodes, the managed plugin on each, OVN between the ho
     await waitFor(async () => (await recordSummary(m.host)).length === 0, { timeoutMs: 10_000, what: 'the global pool released on network rm' });
     assert.equal(await nbSwitch(c.lab, 'swarm-global'), undefined, 'logical switch swarm-global removed');
     assertNoRequestErrors(c, logFrom);
+  });
+
+  it('global scope, what goes wrong: bad options fail AllocateNetwork, Docker\'s default IPAM is refused with the fix', async () => {
+    const m = c.manager;
+    const from = logSize(m);
+    // swarm allocates after `network create` returned: the refusal shows in the manager's log only,
+    // and the network stays without driver state (no task can use it)
+    await m.dockerOk(['network', 'create', '-d', PLUGIN, '--ipam-driver', PLUGIN, '--scope', 'swarm', '--subnet', '10.61.3.0/24', '-o', 'ovn.switch=swarm-bad', '-o', 'vlan=7', 'badnet']);
+    const refused = await waitFor(() => pluginLog(m, from).find((r) => r.method === 'NetworkDriver.AllocateNetwork' && r.msg === 'request failed'),
+      { timeoutMs: 15_000, what: 'AllocateNetwork to refuse vlan + ovn.switch' });
+    assert.match(String(refused.err), /options vlan and ovn\.switch conflict/);
+    assert.equal(await m.dockerOk(['network', 'inspect', '-f', '{{.Driver}}', 'badnet']), '', 'no driver state for the refused network');
+    await m.dockerOk(['network', 'rm', 'badnet']);
+
+    // default IPAM + ovn.switch: every node refuses CreateNetwork; the reason reaches `docker service ps`
+    await m.dockerOk(['network', 'create', '-d', PLUGIN, '--scope', 'swarm', '--subnet', '10.61.4.0/24', '-o', 'ovn.switch=swarm-dflt', 'dfltnet']);
+    await m.dockerOk(['service', 'create', '--detach', '--quiet', '--name', 'dfltsvc', '--init', '--endpoint-mode', 'dnsrr', '--replicas', '1', '--network', 'dfltnet', IMAGE, 'sleep', '1d']);
+    const err = await waitFor(async () => {
+      const ps = await m.dockerOk(['service', 'ps', '--no-trunc', 'dfltsvc', '--format', '{{.CurrentState}}|{{.Error}}']);
+      return ps.split('\n').find((l) => l.startsWith('Rejected'));
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'a rejected task of dfltsvc' });
+    assert.match(err, /ovn\.switch networks span hosts: create them with --ipam-driver ovs-container-network/);
+    await m.dockerOk(['service', 'rm', 'dfltsvc']);
+    await m.dockerOk(['network', 'rm', 'dfltnet']);
+    await eventually(async () => {
+      assert.deepEqual(await allOwnedInterfaces(c), []);
+      for (const n of c.nodes) assert.deepEqual(await recordSummary(n.host), [], `${n.name}: records`);
+      assert.deepEqual((await nbSwitches(c.lab)).map((s) => s.name), [], 'no logical switch left');
+    }, 20_000);
   });
 
   it('tears down with nothing left (lab namespaces, processes, plugin cgroups, state)', async () => {
@@ -206,13 +240,16 @@ async function exerciseService(c: SwarmCluster, k: ServiceCase, timings: Record<
   await pingMesh(c, tasks, tasks.map((t) => t.ip));
   out.pingMesh = sec(Date.now() - t1);
 
-  // swarm service discovery on the plugin's network
-  const names = await waitFor(async () => {
-    const r = await c.node(tasks[0].node).docker(['exec', tasks[0].container, 'nslookup', `tasks.${k.svc}`, '127.0.0.11'], 20_000);
-    const ips = [...r.stdout.matchAll(/Address(?: \d+)?:\s+(\d+\.\d+\.\d+\.\d+)/g)].map((x) => x[1]).filter((ip) => ip !== '127.0.0.11').sort();
-    return ips.length === REPLICAS ? ips : undefined;
-  }, { timeoutMs: 20_000, intervalMs: 500, what: `tasks.${k.svc} to resolve to the ${REPLICAS} task addresses` });
-  assert.deepEqual(names, tasks.map((t) => t.ip).sort());
+  // swarm service discovery on the plugin's network: tasks.<svc>, and <svc> itself (no VIP: a
+  // node-local network gets none, and the global case runs with --endpoint-mode dnsrr)
+  const want = tasks.map((t) => t.ip).sort();
+  for (const name of [`tasks.${k.svc}`, k.svc]) {
+    const got = await waitFor(async () => {
+      const ips = await lookup(c, tasks[0], name);
+      return ips.length === REPLICAS ? ips : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 500, what: `${name} to resolve to the ${REPLICAS} task addresses` });
+    assert.deepEqual(got, want, name);
+  }
 
   if (extra) await extra(tasks);
 
@@ -298,6 +335,13 @@ async function listTasks(c: SwarmCluster, k: ServiceCase): Promise<Task[]> {
     });
   }));
   return per.flat();
+}
+
+/** A name through Docker's embedded DNS, from inside a task: the sorted IPv4 answers. */
+async function lookup(c: SwarmCluster, from: Task, name: string): Promise<string[]> {
+  const r = await c.node(from.node).docker(['exec', from.container, 'nslookup', name, '127.0.0.11'], 20_000);
+  const answers = r.stdout.split(/Non-authoritative answer:|Name:\s/).slice(1).join(' ');
+  return [...answers.matchAll(/Address(?: \d+)?:\s+(\d+\.\d+\.\d+\.\d+)(?!:)/g)].map((x) => x[1]).filter((ip) => ip !== '127.0.0.11').sort();
 }
 
 async function allOwnedInterfaces(c: SwarmCluster): Promise<string[]> {
