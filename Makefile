@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 ARGS ?=
 
-.PHONY: run build setup test test-unit test-integration test-e2e bench clean
+.PHONY: run build setup test test-unit test-integration test-e2e bench bench-multihost clean
 
 setup:
 	./scripts/setup.sh
@@ -29,6 +29,10 @@ test-unit: build
 
 bench: build
 	node dist/bench/run.js
+
+# Cross-host data path on the lab (OVN Geneve/VXLAN, plain overlays) against hand-wired paths.
+bench-multihost: build
+	node dist/bench/multihost.js
 
 clean:
 	rm -rf dist

@@ -108,7 +108,7 @@ function panelTargets(y0: number, figures: Figure[]): { svg: string; h: number }
     const y = top + i * rowH;
     const label = fig.label.length > 62 ? `${fig.label.slice(0, 60)}…` : fig.label;
     out.push(text(20, y + 13, label, 'font-size="11"'));
-    const w = Number.isFinite(used) && used > 0 ? Math.max(1, f(used) - x0) : x1 - x0;
+    const w = !Number.isFinite(used) ? x1 - x0 : used > 0 ? Math.max(2, f(used) - x0) : 2;
     out.push(`<rect x="${x0}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${fig.target!.pass ? COLORS.pass : COLORS.miss}"/>`);
     out.push(text(x0 + w + 4, y + 13, `${fig.target!.pass ? 'PASS' : 'MISS'} (${fig.target!.text})`, 'font-size="11"'));
   });
