@@ -2,9 +2,6 @@
 // proposed fix would buy, in the same run as the product itself. Variants (comma-separated in
 // OCN_BENCH_VARIANT):
 //   nowait         Join does not wait for ovs-vswitchd to report the port's ofport (waitPortReady)
-//   sandbox-iface  Join records the sandbox on the Interface row only, not on the Port row
-//                  (a Port external_ids change makes ovs-vswitchd reconfigure every bridge; an
-//                  Interface external_ids change does not)
 //   worker-delete  veth deletions run on a worker thread with its own netlink socket (the netlink
 //                  addon's sendmsg is synchronous and the kernel does RTM_DELLINK inside it, ~12-26 ms)
 //   trace          timers around netlink, ethtool, OVSDB and Join's wait; dumped as one JSON log
@@ -17,7 +14,6 @@ import { LinkManager } from '../src/netlink/links';
 import { EthtoolClient } from '../src/netlink/ethtool';
 import { OvsdbClient } from '../src/ovsdb/client';
 import { OvsNetworkDriver } from '../src/driver/network-driver';
-import * as portOps from '../src/ovs/port';
 import { main } from '../src/cli';
 
 type AnyFn = (...a: unknown[]) => Promise<unknown>;
@@ -25,16 +21,6 @@ type AnyFn = (...a: unknown[]) => Promise<unknown>;
 function applyVariants(list: string[]): void {
   const drv = OvsNetworkDriver.prototype as unknown as Record<string, AnyFn>;
   if (list.includes('nowait')) drv.waitPortReady = async () => undefined;
-
-  if (list.includes('sandbox-iface')) {
-    const orig = portOps.setPortExternalIdsOps;
-    const mod = portOps as unknown as Record<string, unknown>;
-    mod.setPortExternalIdsOps = (db: Parameters<typeof orig>[0], name: string, ids: Record<string, string>) => {
-      const ops = orig(db, name, ids);
-      const onlySandbox = Object.keys(ids).length === 1 && 'ocn-sandbox' in ids;
-      return onlySandbox ? ops.filter((o) => 'table' in o && o.table === portOps.INTERFACE_TABLE) : ops;
-    };
-  }
 
   if (list.includes('worker-delete')) {
     const worker = new Worker(__filename, { env: { ...process.env, OCN_BENCH_DELETE_WORKER: '1' } });

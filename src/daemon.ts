@@ -11,6 +11,7 @@ import type { Db } from './ovs/db';
 import { OvsKvStore } from './ovs/kv-store';
 import { LinkManager } from './netlink/links';
 import { EthtoolClient } from './netlink/ethtool';
+import { LinkDeleter } from './netlink/delete-worker';
 import type { LinkOps } from './driver/links';
 import { Ipam, parseAutoPoolRange } from './ipam/ipam';
 import { Firewall } from './net/firewall';
@@ -45,10 +46,10 @@ export function dbFromClient(client: OvsdbClient): Db {
 }
 
 /**
- * Deletions get their own netlink socket: the kernel holds a veth delete for ~20 ms (RCU), and
- * requests on one socket are serialised, so attaches must not queue behind detaches.
+ * Deletions run on a worker thread (netlink/delete-worker.ts): the kernel holds a veth delete
+ * for ~20 ms inside a synchronous sendmsg, and attaches must not queue behind detaches.
  */
-export function linkOpsFrom(links: LinkManager, deleter: LinkManager, ethtool: EthtoolClient): LinkOps {
+export function linkOpsFrom(links: LinkManager, deleter: LinkDeleter, ethtool: EthtoolClient): LinkOps {
   return {
     createVethPair: (o) => links.createVethPair(o),
     deleteLink: (n) => deleter.deleteLink(n),
@@ -80,7 +81,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const db = dbFromClient(client);
   const kv = new OvsKvStore(db);
   const linkManager = new LinkManager();
-  const linkDeleter = new LinkManager();
+  const linkDeleter = new LinkDeleter();
   const ethtool = new EthtoolClient();
   const links = linkOpsFrom(linkManager, linkDeleter, ethtool);
   const ipam = new Ipam(kv, config.name, {
@@ -151,7 +152,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     client.close();
     nbClient?.close();
     linkManager.close();
-    linkDeleter.close();
+    await linkDeleter.close();
     ethtool.close();
   };
   return { server, driver, ipam, client, log, ready, stop, overlay };

@@ -9,7 +9,7 @@ import type { KvStore } from '../state/kv';
 import type { Logger } from '../util/log';
 import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
 import { findBridge } from '../ovs/bridge';
-import { addPortOps, deletePortOps, findInterface, interfacesOwnedBy, setPortExternalIdsOps } from '../ovs/port';
+import { addPortOps, deletePortOps, findInterface, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
 import { vethNames } from '../netlink/names';
 import { InputError } from '../util/errors';
 import { KeyedMutex } from '../util/keyed-mutex';
@@ -259,10 +259,17 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const ep: Endpoint = { id: req.EndpointID, networkId: net.id, hostIf: names.host, peerIf: names.container, mac, ipv4, ipv6, macGenerated, ports: [] };
       const bridge = findBridge(this.d.db, net.options.bridge);
       if (!bridge) throw new InputError(`CreateEndpoint: bridge ${net.options.bridge} of network ${short(net.id)} no longer exists; remove and recreate the network`);
-      // A link with this endpoint's name can only be a leftover of an earlier attempt: no live
-      // container can own it, since Docker has not got the endpoint yet.
-      if (await this.d.links.getLink(names.host)) await this.d.links.deleteLink(names.host);
-      await this.d.links.createVethPair({ name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac, alias: vethAlias(this.d.name) });
+      const veth = { name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac, alias: vethAlias(this.d.name) };
+      try {
+        await this.d.links.createVethPair(veth);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EEXIST') throw err;
+        // A link with this endpoint's name can only be a leftover of an earlier attempt: no
+        // live container can own it, since Docker has not got the endpoint yet.
+        await this.d.links.deleteLink(names.host);
+        await this.d.links.deleteLink(names.container);
+        await this.d.links.createVethPair(veth);
+      }
       try {
         // The userspace datapath does not complete checksums the kernel left to the NIC.
         if (net.datapath === 'netdev') {
@@ -326,7 +333,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const pending: Promise<unknown>[] = [net.ovn ? this.waitOvnInstalled(ep) : this.waitPortReady(ep)];
       if (req.SandboxKey && ep.sandbox !== req.SandboxKey) {
         ep.sandbox = req.SandboxKey;
-        pending.push(this.d.db.transact(setPortExternalIdsOps(this.d.db, ep.hostIf, { [EP.sandbox]: req.SandboxKey })));
+        pending.push(this.d.db.transact(setInterfaceExternalIdsOps(this.d.db, ep.hostIf, { [EP.sandbox]: req.SandboxKey })));
       }
       await Promise.all(pending);
       const res: P.JoinResponse = { InterfaceName: { SrcName: ep.peerIf, DstPrefix: 'eth' }, DisableGatewayService: true };
@@ -404,7 +411,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     ep.ports = ports;
     try {
       if (net?.ovn) await this.d.ovn!.publish(net, before, ports);
-      await this.d.db.transact(setPortExternalIdsOps(this.d.db, ep.hostIf, { [EP.ports]: JSON.stringify(ports) }));
+      await this.d.db.transact(setInterfaceExternalIdsOps(this.d.db, ep.hostIf, { [EP.ports]: JSON.stringify(ports) }));
       if (!net?.ovn) await this.d.firewall.apply();
     } catch (err) {
       ep.ports = before;

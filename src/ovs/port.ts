@@ -44,14 +44,14 @@ export function findInterface(db: Db, name: string): Row | undefined {
   return findByName(db, INTERFACE_TABLE, name);
 }
 
-/** Updates keys of external_ids on both the Port and its Interface. */
-export function setPortExternalIdsOps(db: Db, name: string, ids: Record<string, string>): Operation[] {
-  const ops: Operation[] = [];
-  const port = findPort(db, name);
+/**
+ * Updates keys of an Interface's external_ids (where the endpoint record is read back from).
+ * Not the Port row: a change of a Port's external_ids makes ovs-vswitchd reconfigure every
+ * bridge, an Interface's does not.
+ */
+export function setInterfaceExternalIdsOps(db: Db, name: string, ids: Record<string, string>): Operation[] {
   const iface = findInterface(db, name);
-  if (port) ops.push({ op: 'mutate', table: PORT_TABLE, where: byUuid(port._uuid), mutations: mapPut('external_ids', ids) });
-  if (iface) ops.push({ op: 'mutate', table: INTERFACE_TABLE, where: byUuid(iface._uuid), mutations: mapPut('external_ids', ids) });
-  return ops;
+  return iface ? [{ op: 'mutate', table: INTERFACE_TABLE, where: byUuid(iface._uuid), mutations: mapPut('external_ids', ids) }] : [];
 }
 
 export function interfacesOwnedBy(db: Db, driver: string): Row[] {
