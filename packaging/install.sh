@@ -20,6 +20,7 @@ APPDIR=$PREFIX/lib/ovs-container-network
 BINDIR=$PREFIX/bin
 UNIT=ovs-container-network.service
 DEFAULTS=/etc/default/ovs-container-network
+LOGROTATE=/etc/logrotate.d/ovs-container-network
 
 log() { echo "install: $*" >&2; }
 systemd_running() { [ -z "$DESTDIR" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
@@ -47,6 +48,9 @@ do_install() {
     packaging/ovs-container-network.service >"$DESTDIR$UNITDIR/$UNIT"
   chmod 0644 "$DESTDIR$UNITDIR/$UNIT"
 
+  install -D -m 0644 packaging/ovs-container-network.logrotate "$DESTDIR$LOGROTATE"
+  install -d -m 0755 "$DESTDIR/var/log/ovs-container-network"
+
   if [ -e "$DESTDIR$DEFAULTS" ]; then
     log "keeping $DESTDIR$DEFAULTS"
   else
@@ -58,7 +62,7 @@ do_install() {
     systemctl daemon-reload
     systemctl enable "$UNIT"
     if systemctl is-active --quiet "$UNIT"; then systemctl restart "$UNIT"; else systemctl start "$UNIT"; fi
-    log "$UNIT enabled and running (journalctl -u ovs-container-network)"
+    log "$UNIT enabled and running (logs: /var/log/ovs-container-network/daemon.log)"
   elif [ -z "$DESTDIR" ]; then
     log "systemd is not running here: start it yourself: $BINDIR/ovs-container-network daemon"
   fi
@@ -68,7 +72,7 @@ do_uninstall() {
   if systemd_running; then
     systemctl disable --now "$UNIT" 2>/dev/null || true
   fi
-  rm -f "$DESTDIR$UNITDIR/$UNIT"
+  rm -f "$DESTDIR$UNITDIR/$UNIT" "$DESTDIR$LOGROTATE"
   local link="$DESTDIR$BINDIR/ovs-container-network"
   if [ -L "$link" ] && [[ "$(readlink "$link")" == *lib/ovs-container-network/* ]]; then rm -f "$link"; fi
   rm -rf "$DESTDIR$APPDIR" "$DESTDIR$APPDIR.new" "$DESTDIR$APPDIR.old"

@@ -97,6 +97,45 @@ test('OVN DHCP: udhcpc in a container gets its lease (router, MTU, DNS)', async 
   assert.match((await runOk('ip', ['-n', c.ns, 'route'])).stdout, /default via 10\.53\.0\.1/);
 });
 
+test("external DHCP: --ipam-driver null, the user's DHCP server on the switch leases the container an address", async () => {
+  const id = hexId();
+  await ok(plugins[1], 'NetworkDriver.CreateNetwork', {
+    NetworkID: id, Options: { 'com.docker.network.generic': { 'ovn.switch': 'extdhcp' } },
+    IPv4Data: [{ AddressSpace: 'null', Pool: '0.0.0.0/0' }], IPv6Data: [],
+  });
+  // The user's DHCP server: a namespace on host 3 bound to a logical port of the same switch.
+  await lab.nbctl('lsp-add', 'extdhcp', 'lsp-dhcpsrv', '--', 'lsp-set-addresses', 'lsp-dhcpsrv', '0a:58:0a:3c:00:01 10.60.0.1');
+  const srv = await lab.addNs('dhcpsrv', 2, { cidr: '10.60.0.1/24', mac: '0a:58:0a:3c:00:01', ifaceId: 'lsp-dhcpsrv' });
+  const conf = `/tmp/ocn-udhcpd-${tag}.conf`;
+  require('node:fs').writeFileSync(conf, `start 10.60.0.100\nend 10.60.0.150\ninterface eth0\nlease_file /tmp/ocn-udhcpd-${tag}.leases\npidfile /tmp/ocn-udhcpd-${tag}.pid\nopt router 10.60.0.1\nopt subnet 255.255.255.0\n`);
+  require('node:fs').writeFileSync(`/tmp/ocn-udhcpd-${tag}.leases`, '');
+  const server = run('ip', ['netns', 'exec', srv.ns, 'busybox', 'udhcpd', '-f', conf], { timeoutMs: 60_000 });
+  // The container: no address from Docker (null IPAM), MAC-only port security.
+  const endpointId = hexId();
+  const ce = await ok<{ Interface: { MacAddress: string } }>(plugins[1], 'NetworkDriver.CreateEndpoint', { NetworkID: id, EndpointID: endpointId, Interface: { Address: '', AddressIPv6: '', MacAddress: '' }, Options: {} });
+  const join = await ok<{ InterfaceName: { SrcName: string }; Gateway?: string }>(plugins[1], 'NetworkDriver.Join', { NetworkID: id, EndpointID: endpointId, SandboxKey: '/x', Options: {} });
+  assert.equal(join.Gateway, undefined, 'no gateway from the plugin: DHCP gives the route');
+  assert.equal(await lab.nbctl('lsp-get-addresses', `ocn-${endpointId}`), ce.Interface.MacAddress);
+  const c = ns('xd');
+  await run('ip', ['netns', 'del', c]);
+  await runOk('ip', ['netns', 'add', c]);
+  await runOk('ip', ['-n', lab.hosts[1].ns, 'link', 'set', join.InterfaceName.SrcName, 'netns', c]);
+  await runOk('ip', ['-n', c, 'link', 'set', join.InterfaceName.SrcName, 'name', 'eth0']);
+  await runOk('ip', ['-n', c, 'link', 'set', 'eth0', 'up']);
+  const script = path.join(repoRoot(), 'test', 'multihost', 'udhcpc.sh');
+  const r = await run('ip', ['netns', 'exec', c, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-t', '6', '-T', '2', '-s', script], { timeoutMs: 40_000 });
+  srv.exec('sh', ['-c', `kill $(cat /tmp/ocn-udhcpd-${tag}.pid)`]).catch(() => undefined);
+  await server;
+  assert.match(r.stdout, /ip=10\.60\.0\.1[0-4]\d /, r.stdout + r.stderr);
+  assert.match(r.stdout, /router=10\.60\.0\.1/);
+  assert.ok(await ping(c, '10.60.0.1'), 'the leased address works on the switch');
+  await run('ip', ['netns', 'del', c]);
+  await ok(plugins[1], 'NetworkDriver.DeleteEndpoint', { NetworkID: id, EndpointID: endpointId });
+  await srv.destroy();
+  await lab.nbctl('lsp-del', 'lsp-dhcpsrv');
+  await ok(plugins[1], 'NetworkDriver.DeleteNetwork', { NetworkID: id });
+});
+
 test('50 concurrent attaches spread over 3 hosts get 50 distinct addresses', async () => {
   const t0 = Date.now();
   const eps = await Promise.all(Array.from({ length: 50 }, async (_, k) => {

@@ -57,10 +57,14 @@ test('install into a DESTDIR: app, symlink, unit, settings; the installed daemon
   const help = await runOk(LINK, ['daemon', '--help']);
   assert.match(help.stdout, /--plugin-dir/);
   assert.ok(fs.existsSync(DEFAULTS));
+  const rotate = fs.readFileSync(path.join(dest, 'etc/logrotate.d/ovs-container-network'), 'utf8');
+  assert.match(rotate, /^\/var\/log\/ovs-container-network\/\*\.log \{$/m, 'logrotate covers the service log');
+  assert.match(rotate, /copytruncate/);
 
   const unit = fs.readFileSync(UNIT, 'utf8');
   assert.match(unit, /^Before=docker\.service$/m);
   assert.match(unit, /^Restart=on-failure$/m);
+  assert.match(unit, /^StandardError=append:\/var\/log\/ovs-container-network\/daemon\.log$/m, 'file logs, rotated by logrotate');
   assert.match(unit, /^WantedBy=multi-user\.target docker\.service$/m);
   const exec = /^ExecStart=(\S+) (\S+) daemon$/m.exec(unit);
   assert.ok(exec, 'ExecStart runs node on the installed app');
