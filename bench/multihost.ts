@@ -58,8 +58,8 @@ async function ovnRows(encap: 'geneve' | 'vxlan'): Promise<Row[]> {
     for (const [n, ip, mac] of [['ha', '10.81.0.2', '0a:58:0a:51:00:02'], ['hb', '10.81.0.3', '0a:58:0a:51:00:03']]) {
       await lab.nbctl('lsp-add', 'hand', `lsp-${n}`, '--', 'lsp-set-addresses', `lsp-${n}`, `${mac} ${ip}`);
     }
-    const ha = await lab.addNs('ha', 0, { cidr: '10.81.0.2/24', mac: '0a:58:0a:51:00:02', ifaceId: 'lsp-ha' });
-    const hb = await lab.addNs('hb', 1, { cidr: '10.81.0.3/24', mac: '0a:58:0a:51:00:03', ifaceId: 'lsp-hb' });
+    const ha = await lab.addNs('ha', lab.hosts[0], { cidr: '10.81.0.2/24', mac: '0a:58:0a:51:00:02', ifaceId: 'lsp-ha' });
+    const hb = await lab.addNs('hb', lab.hosts[1], { cidr: '10.81.0.3/24', mac: '0a:58:0a:51:00:03', ifaceId: 'lsp-hb' });
     await lab.nbctl('--wait=hv', 'sync');
     for (let i = 0; i < 20 && !(await ha.ping('10.81.0.3')); i++) await new Promise((r) => setTimeout(r, 250));
     return [await compare(`OVN logical switch, ${encap}`, [a, b], [ha.ns, hb.ns, '10.81.0.3'])];
@@ -89,8 +89,8 @@ async function overlayRows(): Promise<Row[]> {
         await h.vsctl('--may-exist', 'add-port', `brh${type[0]}`, `th${type[0]}`, '--', 'set', 'Interface', `th${type[0]}`, `type=${type}`, `options:remote_ip=${peer}`, `options:key=${key}`);
       }
       const mtu = type === 'vxlan' ? 1550 : 1542;
-      const ha = await lab.addNs(`h${type[0]}a`, 0, { cidr: `10.84.${type === 'vxlan' ? 1 : 2}.2/24`, bridge: `brh${type[0]}`, mtu });
-      const hb = await lab.addNs(`h${type[0]}b`, 1, { cidr: `10.84.${type === 'vxlan' ? 1 : 2}.3/24`, bridge: `brh${type[0]}`, mtu });
+      const ha = await lab.addNs(`h${type[0]}a`, lab.hosts[0], { cidr: `10.84.${type === 'vxlan' ? 1 : 2}.2/24`, bridge: `brh${type[0]}`, mtu });
+      const hb = await lab.addNs(`h${type[0]}b`, lab.hosts[1], { cidr: `10.84.${type === 'vxlan' ? 1 : 2}.3/24`, bridge: `brh${type[0]}`, mtu });
       for (let i = 0; i < 20 && !(await ha.ping(`10.84.${type === 'vxlan' ? 1 : 2}.3`)); i++) await new Promise((r) => setTimeout(r, 250));
       rows.push(await compare(`plain overlay, ${type}`, [a, b], [ha.ns, hb.ns, `10.84.${type === 'vxlan' ? 1 : 2}.3`]));
     }

@@ -165,7 +165,7 @@ export function renderMarkdown(report: Report, jsonRel: string, svgName: string)
     '  (bench/variant-daemon.ts `nowait`) each get a network on a bridge of their own; rounds of N attaches with C in',
     '  flight, then their N detaches, alternate between the three. Veths of a round are gone before the next round.',
     '  "Churn" runs 10 loops of attach then detach (containers coming and going) against the product and against the',
-    '  product with veth deletions on a worker thread (variant-daemon.ts `worker-delete`, the proposed fix).',
+    '  product with veth deletions on a worker thread (variant-daemon.ts `worker-delete`; the product does the same since the fix).',
     '- **Scale** (bench/sections/scale.ts): one daemon, endpoints added in steps (10, 100, 1,000); at each step single',
     '  attaches are timed, each followed by its detach, with `ovs-vsctl add-port` of a hand-made veth on the same bridge',
     '  in between (what ovs-vswitchd alone needs to apply a port); the steps are measured again on the way down.',

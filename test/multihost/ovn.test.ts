@@ -105,7 +105,7 @@ test("external DHCP: --ipam-driver null, the user's DHCP server on the switch le
   });
   // The user's DHCP server: a namespace on host 3 bound to a logical port of the same switch.
   await lab.nbctl('lsp-add', 'extdhcp', 'lsp-dhcpsrv', '--', 'lsp-set-addresses', 'lsp-dhcpsrv', '0a:58:0a:3c:00:01 10.60.0.1');
-  const srv = await lab.addNs('dhcpsrv', 2, { cidr: '10.60.0.1/24', mac: '0a:58:0a:3c:00:01', ifaceId: 'lsp-dhcpsrv' });
+  const srv = await lab.addNs('dhcpsrv', lab.hosts[2], { cidr: '10.60.0.1/24', mac: '0a:58:0a:3c:00:01', ifaceId: 'lsp-dhcpsrv' });
   const conf = `/tmp/ocn-udhcpd-${tag}.conf`;
   require('node:fs').writeFileSync(conf, `start 10.60.0.100\nend 10.60.0.150\ninterface eth0\nlease_file /tmp/ocn-udhcpd-${tag}.leases\npidfile /tmp/ocn-udhcpd-${tag}.pid\nopt router 10.60.0.1\nopt subnet 255.255.255.0\n`);
   require('node:fs').writeFileSync(`/tmp/ocn-udhcpd-${tag}.leases`, '');
