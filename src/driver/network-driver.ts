@@ -235,8 +235,12 @@ export class OvsNetworkDriver implements P.NetworkDriver {
 
   /** Swarm managers: what we return here is what every node gets as CreateNetwork options. */
   async allocateNetwork(req: P.AllocateNetworkRequest): Promise<P.AllocateNetworkResponse> {
-    parseNetworkOptions(req.Options ?? {}, (req.IPv6Data ?? []).length > 0);
-    return { Options: req.Options ?? {} };
+    const opts = parseNetworkOptions(req.Options ?? {}, (req.IPv6Data ?? []).length > 0);
+    const out: Record<string, string> = { ...(req.Options ?? {}) };
+    // An overlay's MTU is chosen here, once, so every node uses the same one and
+    // `docker network inspect` shows it (these options are the swarm network's options).
+    if (opts.overlay && opts.mtu === undefined) out.mtu = String((this.d.underlayMtu ?? 1500) - OVERHEAD[opts.overlay]);
+    return { Options: out };
   }
 
   async freeNetwork(): Promise<P.Empty> {

@@ -134,6 +134,30 @@ test('a failed CreateEndpoint leaves no veth and no port behind', async () => {
   await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: id });
 });
 
+test('uplink: a trunk port on the bridge, shared by networks, removed with the last one; the NIC itself is left alone', async () => {
+  const nic = `ocntup${tag}`;
+  // No dummy module here: one end of a veth pair stands in for a physical NIC.
+  await runOk('ip', ['link', 'add', nic, 'type', 'veth', 'peer', 'name', `ocntuq${tag}`]);
+  try {
+    const a = hexId();
+    const b = hexId();
+    await ok(p, 'NetworkDriver.CreateNetwork', createNetworkBody(a, '10.208.0.0/24', undefined, { bridge: BR, gateway: 'external', uplink: nic, vlan: '30' }));
+    await ok(p, 'NetworkDriver.CreateNetwork', createNetworkBody(b, '10.209.0.0/24', undefined, { bridge: BR, gateway: 'external', uplink: nic, vlan: '31' }));
+    assert.equal(await vsctl('port-to-br', nic), BR);
+    assert.equal(await vsctl('get', 'Port', nic, 'tag'), '[]', 'a trunk: no access tag');
+    assert.equal(await vsctl('get', 'Port', nic, 'trunks'), '[]', 'all VLANs');
+    assert.match(await vsctl('get', 'Port', nic, 'external_ids'), /ocn-owner-type=uplink/);
+    await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: a });
+    assert.equal(await vsctl('port-to-br', nic), BR, 'still used by the other network');
+    await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: b });
+    assert.notEqual((await vsctlRun('port-to-br', nic)).code, 0, 'uplink port removed with the last network');
+    assert.ok(await linkExists(nic), 'the NIC itself stays');
+    assert.match(await err(p, 'NetworkDriver.CreateNetwork', createNetworkBody(hexId(), '10.210.0.0/24', undefined, { bridge: BR, uplink: nic })), /uplink and gateway=local conflict/);
+  } finally {
+    await run('ip', ['link', 'del', nic]);
+  }
+});
+
 test('VLANs isolate at L2 on one bridge (ARP, same subnet)', async () => {
   const n100 = hexId();
   const n200 = hexId();
