@@ -34,6 +34,19 @@ interface FlagSpec {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
+/** A flag whose value must be one of a list. */
+function oneOf(cli: string, values: readonly string[]): (v: string) => string {
+  return (v) => { if (!values.includes(v)) throw new InputError(`${cli}: "${v}" is not one of ${values.join(', ')}`); return v; };
+}
+/** A flag whose value must be an integer in [min, max]. */
+function intIn(cli: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`${cli}: "${v}" must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `${min}-${max}`}`);
+    return n;
+  };
+}
+
 export const DAEMON_FLAGS: FlagSpec[] = [
   { flag: 'name', cli: '--name', env: 'OCN_NAME', def: 'ovs-container-network',
     help: 'driver name used with `docker network create -d`; the socket is <plugin-dir>/<name>.sock',
@@ -44,38 +57,38 @@ export const DAEMON_FLAGS: FlagSpec[] = [
     help: 'Open_vSwitch database remote: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT' },
   { flag: 'logLevel', cli: '--log-level', env: 'OCN_LOG_LEVEL', def: 'info',
     help: `log level: ${LOG_LEVELS.join('|')}`,
-    parse: (v) => { if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new InputError(`--log-level: "${v}" is not one of ${LOG_LEVELS.join(', ')}`); return v; } },
+    parse: oneOf('--log-level', LOG_LEVELS) },
   { flag: 'scope', cli: '--scope', env: 'OCN_SCOPE', def: 'local',
     help: 'data scope reported to Docker: local, or global for swarm-managed networks',
-    parse: (v) => { if (v !== 'local' && v !== 'global') throw new InputError(`--scope: "${v}" is not one of local, global`); return v; } },
+    parse: oneOf('--scope', ['local', 'global']) },
   { flag: 'defaultPools', cli: '--default-pools', env: 'OCN_DEFAULT_POOLS', def: '10.128.0.0/11:24',
     help: 'IPv4 range and prefix length of automatic pools (own IPAM, no --subnet): RANGE:LEN' },
   { flag: 'defaultPools6', cli: '--default-pools6', env: 'OCN_DEFAULT_POOLS6', def: 'fd6f:636e::/32:64',
     help: 'IPv6 range and prefix length of automatic pools: RANGE:LEN' },
   { flag: 'stateTimeoutMs', cli: '--state-timeout-ms', env: 'OCN_STATE_TIMEOUT_MS', def: '20000',
     help: 'how long a request waits for OVSDB at start before failing with a clear error',
-    parse: (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 100) throw new InputError(`--state-timeout-ms: "${v}" must be an integer >= 100`); return n; } },
+    parse: intIn('--state-timeout-ms', 100) },
   { flag: 'ovnNb', cli: '--ovn-nb', env: 'OCN_OVN_NB', def: '',
     help: 'OVN Northbound database (unix:, tcp: or ssl:, comma-separated cluster members); enables -o ovn.switch networks' },
   { flag: 'ovnSb', cli: '--ovn-sb', env: 'OCN_OVN_SB', def: '',
     help: 'OVN Southbound database for ovn-controller; with --encap-ip, sets this host up as a chassis at start' },
   { flag: 'encap', cli: '--encap', env: 'OCN_ENCAP', def: 'geneve',
     help: 'tunnel encapsulation of this chassis: geneve or vxlan',
-    parse: (v) => { if (v !== 'geneve' && v !== 'vxlan') throw new InputError(`--encap: "${v}" is not one of geneve, vxlan`); return v; } },
+    parse: oneOf('--encap', ['geneve', 'vxlan']) },
   { flag: 'encapIp', cli: '--encap-ip', env: 'OCN_ENCAP_IP', def: '',
     help: 'this host\'s tunnel endpoint address (ovn-encap-ip)' },
   { flag: 'systemId', cli: '--system-id', env: 'OCN_SYSTEM_ID', def: '',
     help: 'chassis name (external_ids:system-id); default: keep the one set, else the host name' },
   { flag: 'ovnPortTimeoutMs', cli: '--ovn-port-timeout-ms', env: 'OCN_OVN_PORT_TIMEOUT_MS', def: '10000',
     help: 'how long Join waits for ovn-controller to install a port before failing',
-    parse: (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 100) throw new InputError(`--ovn-port-timeout-ms: "${v}" must be an integer >= 100`); return n; } },
+    parse: intIn('--ovn-port-timeout-ms', 100) },
   { flag: 'peers', cli: '--peers', env: 'OCN_PEERS', def: '',
     help: 'tunnel endpoints (IPv4) of the other hosts for -o overlay networks, comma-separated; changeable at run time (peers.set)' },
   { flag: 'peersFile', cli: '--peers-file', env: 'OCN_PEERS_FILE', def: '',
     help: 'file listing the peers (one per line or comma-separated); re-read on SIGHUP' },
   { flag: 'underlayMtu', cli: '--underlay-mtu', env: 'OCN_UNDERLAY_MTU', def: '1500',
     help: 'MTU of the underlay; overlay networks default to it minus the encapsulation (VXLAN 50, Geneve 58)',
-    parse: (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 1280 || n > 65535) throw new InputError(`--underlay-mtu: "${v}" must be 1280-65535`); return n; } },
+    parse: intIn('--underlay-mtu', 1280, 65535) },
 ];
 
 export function daemonHelp(): string {

@@ -74,7 +74,7 @@ export function pluginPid(d: Dockerd, id: string): number | undefined {
  * The plugin's own log records (pino JSON lines) from the dockerd log, where dockerd copies the
  * plugin's stderr as `level=error msg="<quoted line>" plugin=<id>`. From byte `from` on.
  */
-export function pluginLogRecords(d: Dockerd, id: string, from = 0): Record<string, unknown>[] {
+export function pluginLogRecords(d: { logFile: string }, id: string, from = 0): Record<string, unknown>[] {
   let buf: Buffer;
   try {
     buf = fs.readFileSync(d.logFile);

@@ -10,6 +10,7 @@
 // a managed-plugin user without the host CLI does); `chassis: 'cli'` runs the product's
 // `ovs-container-network chassis setup` in each host instead (lab host.chassisSetup()).
 // Every swarm node advertises/listens on its underlay address 192.168.100.K.
+import { pluginLogRecords } from '../packaging/common';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -392,25 +393,7 @@ function ovsdbMap(v: unknown): Map<string, string> {
 /** The plugin's JSON log records from a node's dockerd log (dockerd copies the plugin's stderr as
  *  `level=error msg="<quoted line>" plugin=<id>`), from byte `from` on. */
 export function pluginLog(node: SwarmNode, from = 0): Record<string, unknown>[] {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(node.d.logFile);
-  } catch {
-    return [];
-  }
-  const re = new RegExp(`msg="((?:[^"\\\\]|\\\\.)*)" plugin=${node.pluginId}`);
-  const out: Record<string, unknown>[] = [];
-  for (const line of buf.subarray(from).toString('utf8').split('\n')) {
-    const m = re.exec(line);
-    if (!m) continue;
-    try {
-      const text = JSON.parse(`"${m[1]}"`) as string;
-      if (text.startsWith('{')) out.push(JSON.parse(text) as Record<string, unknown>);
-    } catch {
-      /* not one of the daemon's JSON lines */
-    }
-  }
-  return out;
+  return pluginLogRecords(node.d, node.pluginId, from);
 }
 
 export function logSize(node: SwarmNode): number {

@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseDaemonConfig, daemonHelp, DAEMON_FLAGS } from '../../src/config';
+
+test('defaults, flags, OCN_* environment twins (flags win)', () => {
+  const c = parseDaemonConfig([], {});
+  assert.equal(c.name, 'ovs-container-network');
+  assert.equal(c.pluginDir, '/run/docker/plugins');
+  assert.equal(c.ovsdb, 'unix:/var/run/openvswitch/db.sock');
+  const e = parseDaemonConfig(['--log-level', 'debug', '--underlay-mtu=1600'], { OCN_NAME: 'n1', OCN_LOG_LEVEL: 'warn' });
+  assert.equal(e.name, 'n1');
+  assert.equal(e.logLevel, 'debug');
+  assert.equal(e.underlayMtu, 1600);
+});
+
+test('bad values name the flag and what it accepts', () => {
+  assert.throws(() => parseDaemonConfig(['--log-level', 'loud'], {}), /--log-level: "loud" is not one of fatal, error/);
+  assert.throws(() => parseDaemonConfig(['--scope', 'swarm'], {}), /--scope: "swarm" is not one of local, global/);
+  assert.throws(() => parseDaemonConfig(['--underlay-mtu', '100'], {}), /--underlay-mtu: "100" must be an integer 1280-65535/);
+  assert.throws(() => parseDaemonConfig(['--state-timeout-ms', '5'], {}), /must be an integer >= 100/);
+  assert.throws(() => parseDaemonConfig(['--name', 'a b'], {}), /--name/);
+  assert.throws(() => parseDaemonConfig(['--bogus', '1'], {}), /unknown flag --bogus; known flags: --name/);
+  assert.throws(() => parseDaemonConfig(['--ovsdb'], {}), /--ovsdb needs a value/);
+});
+
+test('--help documents every flag and its environment variable', () => {
+  const h = daemonHelp();
+  for (const f of DAEMON_FLAGS) {
+    assert.ok(h.includes(f.cli), f.cli);
+    assert.ok(h.includes(f.env), f.env);
+  }
+});
