@@ -14,7 +14,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-command -v node >/dev/null || { echo "setup: Node.js 20+ is required (apt-get install nodejs npm)"; exit 1; }
+command -v node >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' \
+  || { echo "setup: Node.js 20 or newer is required (Debian 12 ships 18: use NodeSource or nvm)"; exit 1; }
 [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 npx tsc -p tsconfig.json
 
