@@ -22,8 +22,7 @@ import { listenPluginSocket } from './server/plugin-server';
 import { NB_MONITOR } from './ovn/nb';
 import { OvnNetworks } from './driver/ovn-network';
 import { chassisSetupOps } from './ovs/chassis';
-import { externalIds } from './ovs/db';
-import { ROOT_TABLE } from './ovs/open-vswitch';
+import { rootExternalIds } from './ovs/open-vswitch';
 import * as os from 'node:os';
 import * as fs from 'node:fs';
 import { OverlayManager, parsePeers } from './overlay/overlay';
@@ -93,10 +92,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const nbClient = config.ovnNb
     ? new OvsdbClient({ remote: config.ovnNb, database: 'OVN_Northbound', monitor: NB_MONITOR, logger: log.child({ component: 'ovn-nb' }) })
     : undefined;
-  const hostId = (): string => {
-    const root = [...db.rows(ROOT_TABLE)][0];
-    return (root && externalIds(root)['system-id']) || config.systemId || os.hostname();
-  };
+  const hostId = (): string => rootExternalIds(db)['system-id'] || config.systemId || os.hostname();
   const ovn = nbClient ? new OvnNetworks({ nb: dbFromClient(nbClient), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
   const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => driver.networks.values(), log.child({ component: 'overlay' }));
   const configuredPeers = (): string[] | undefined => {

@@ -23,7 +23,7 @@ import { parseCidr } from '../ipam/cidr';
 import { OvnNetworks } from './ovn-network';
 import { OVERHEAD, OverlayManager, autoVni } from '../overlay/overlay';
 import { lspName } from '../ovn/logical-switch-port';
-import { ROOT_TABLE } from '../ovs/open-vswitch';
+import { rootExternalIds } from '../ovs/open-vswitch';
 
 export interface DriverDeps {
   name: string;
@@ -189,8 +189,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         throw new InputError(`ovn.switch networks span hosts: create them with --ipam-driver ${this.d.name} (as a managed plugin: its name with the tag, like ${this.d.name}:latest; Docker's default IPAM allocates per host and would hand the same address out on two hosts), or with --ipam-driver null when a DHCP server on the segment assigns addresses`);
       }
     }
-    const root = [...this.d.db.rows(ROOT_TABLE)][0];
-    const ids = (root?.external_ids ?? {}) as Record<string, string>;
+    const ids = rootExternalIds(this.d.db);
     const integration = ids['ovn-bridge'] || 'br-int';
     if (opts.bridge === 'br-int') opts.bridge = integration;
     if (!findBridge(this.d.db, opts.bridge)) {

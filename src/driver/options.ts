@@ -1,5 +1,6 @@
 // `docker network create -o key=value` options: parsed once at CreateNetwork into a NetworkSpec,
 // every bad value rejected with the option's name and what it accepts.
+import { isIPv4 } from 'node:net';
 import { InputError } from '../util/errors';
 
 export const MTU_KEY = 'com.docker.network.driver.mtu';
@@ -75,7 +76,6 @@ const TENANT_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const EXTID_KEY_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const OVN_NAME_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const DOMAIN_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
 function ovnName(key: string, v: string): string {
   if (!OVN_NAME_RE.test(v)) throw new InputError(`option ${key}: "${v}" is not valid; accepted: 1-64 characters from A-Z a-z 0-9 _ . : -`);
@@ -142,11 +142,11 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
       case 'ovn.encap': ovn.encap = oneOf(key, v, ['geneve', 'vxlan'] as const); break;
       case 'ovn.gateway_chassis': gw.chassis = ovnName(key, v); break;
       case 'ovn.external_ip':
-        if (!/^[\d.]+\/\d{1,2}$/.test(v) || !IPV4_RE.test(v.split('/')[0]) || Number(v.split('/')[1]) > 32) throw new InputError(`option ovn.external_ip: "${v}" is not an IPv4 address with prefix length (like 203.0.113.10/24)`);
+        if (!/^[\d.]+\/\d{1,2}$/.test(v) || !isIPv4(v.split('/')[0]) || Number(v.split('/')[1]) > 32) throw new InputError(`option ovn.external_ip: "${v}" is not an IPv4 address with prefix length (like 203.0.113.10/24)`);
         gw.externalIp = v;
         break;
       case 'ovn.external_gateway':
-        if (!IPV4_RE.test(v)) throw new InputError(`option ovn.external_gateway: "${v}" is not an IPv4 address`);
+        if (!isIPv4(v)) throw new InputError(`option ovn.external_gateway: "${v}" is not an IPv4 address`);
         gw.nextHop = v;
         break;
       case 'ovn.physnet': gw.physnet = ovnName(key, v); break;
@@ -154,7 +154,7 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
       case 'ipam': oneOf(key, v, ['ovn'] as const); ovn.dhcp = true; break;
       case 'dhcp.dns':
         ovn.dns = v.split(',').map((x) => x.trim()).filter(Boolean);
-        for (const d of ovn.dns) if (!IPV4_RE.test(d)) throw new InputError(`option dhcp.dns: "${d}" is not an IPv4 address`);
+        for (const d of ovn.dns) if (!isIPv4(d)) throw new InputError(`option dhcp.dns: "${d}" is not an IPv4 address`);
         break;
       case 'dhcp.lease_time': ovn.leaseTime = intIn(key, v, 60, 31_536_000, '60-31536000 seconds'); break;
       case 'dhcp.domain':

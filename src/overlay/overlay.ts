@@ -1,6 +1,7 @@
 // Plain OVS overlays between a handful of hosts (no OVN): a tunnel bridge with one tunnel port
 // per peer and encapsulation, BFD on each, patch ports to the network bridges, and flows
 // mapping each network's local VLAN to its VNI.
+import { isIPv4 } from 'node:net';
 import type { Operation } from '../ovsdb/types';
 import { Db, OWNER, OWNER_TYPE, externalIds, findByName } from '../ovs/db';
 import { createBridgeOps, findBridge } from '../ovs/bridge';
@@ -12,13 +13,12 @@ import { InputError } from '../util/errors';
 import type { NetworkRecord } from '../driver/model';
 import { OverlayNet, OverlayType, TUN_BRIDGE, TunnelPort, mgmtTarget, patchNames, renderFlows, replaceFlows, tunnelName } from './flows';
 
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 /** Encapsulation overhead on an IPv4 underlay (Geneve with OVN's option TLVs). */
 export const OVERHEAD: Record<OverlayType, number> = { vxlan: 50, geneve: 58 };
 
 export function parsePeers(text: string, what = '--peers'): string[] {
   const peers = text.split(/[\s,]+/).map((p) => p.trim()).filter(Boolean);
-  for (const p of peers) if (!IPV4_RE.test(p)) throw new InputError(`${what}: "${p}" is not an IPv4 address`);
+  for (const p of peers) if (!isIPv4(p)) throw new InputError(`${what}: "${p}" is not an IPv4 address`);
   return [...new Set(peers)];
 }
 
@@ -63,6 +63,7 @@ export class OverlayManager {
     this.peers = [...new Set(peers)];
     await this.kv.commit({ set: { [this.peersKey]: JSON.stringify(this.peers) } });
     await this.sync();
+    this.log.info({ peers: this.peers }, 'peers changed');
   }
 
   /** A local VLAN for the network on its bridge: its own, else a free one counting down from 4094. */

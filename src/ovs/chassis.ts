@@ -1,10 +1,11 @@
 // Chassis setup: the external_ids of the local Open_vSwitch row that make ovn-controller join
 // (ovn-remote, ovn-encap-type, ovn-encap-ip, system-id, and the datapath type of br-int).
+import { isIPv4 } from 'node:net';
 import * as os from 'node:os';
 import type { Operation } from '../ovsdb/types';
 import { InputError } from '../util/errors';
 import { Db, externalIds } from './db';
-import { kvOps, ROOT_TABLE } from './open-vswitch';
+import { kvOps, rootExternalIds } from './open-vswitch';
 import { kernelHasOvsModule } from '../driver/infra';
 
 export interface ChassisSettings {
@@ -17,13 +18,11 @@ export interface ChassisSettings {
   bridgeMappings?: string;
 }
 
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
 export function chassisIds(db: Db, s: ChassisSettings): Record<string, string> {
   if (!s.ovnSb) throw new InputError('--ovn-sb is required: the OVN Southbound database ovn-controller connects to (e.g. tcp:10.0.0.1:6642)');
-  if (!IPV4_RE.test(s.encapIp)) throw new InputError(`--encap-ip: "${s.encapIp}" is not an IPv4 address of this host`);
-  const root = [...db.rows(ROOT_TABLE)][0];
-  const current = root ? externalIds(root) : {};
+  if (!isIPv4(s.encapIp)) throw new InputError(`--encap-ip: "${s.encapIp}" is not an IPv4 address of this host`);
+  const current = rootExternalIds(db);
   const datapath = s.datapath ?? (kernelHasOvsModule() ? 'system' : 'netdev');
   if (s.bridgeMappings && !/^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]{1,15}(,[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]{1,15})*$/.test(s.bridgeMappings)) {
     throw new InputError(`--bridge-mappings: "${s.bridgeMappings}" is not physnet:bridge[,physnet:bridge...]`);
@@ -56,8 +55,7 @@ export interface ChassisStatus {
 }
 
 export function chassisStatus(db: Db): ChassisStatus {
-  const root = [...db.rows(ROOT_TABLE)][0];
-  const ids = root ? externalIds(root) : {};
+  const ids = rootExternalIds(db);
   const br = ids['ovn-bridge'] || 'br-int';
   let tunnels = 0;
   for (const i of db.rows('Interface')) if (i.type === 'geneve' || i.type === 'vxlan' || i.type === 'stt') if (externalIds(i)['ovn-chassis-id'] !== undefined || String(i.name).startsWith('ovn-')) tunnels++;

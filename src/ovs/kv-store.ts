@@ -1,17 +1,15 @@
 // KvStore on the Open_vSwitch row's external_ids (keys "ocn.<driver>.<kind>.<id>").
 import type { KvChange, KvStore } from '../state/kv';
 import type { Operation } from '../ovsdb/types';
-import { Db, externalIds } from './db';
-import { kvOps, ROOT_TABLE } from './open-vswitch';
+import type { Db } from './db';
+import { kvOps, rootExternalIds } from './open-vswitch';
 
 export class OvsKvStore implements KvStore {
   constructor(private readonly db: Db) {}
 
   load(prefix: string): Map<string, string> {
     const out = new Map<string, string>();
-    for (const row of this.db.rows(ROOT_TABLE)) {
-      for (const [k, v] of Object.entries(externalIds(row))) if (k.startsWith(prefix)) out.set(k, v);
-    }
+    for (const [k, v] of Object.entries(rootExternalIds(this.db))) if (k.startsWith(prefix)) out.set(k, v);
     return out;
   }
 

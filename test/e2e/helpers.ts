@@ -9,7 +9,7 @@ import { Dockerd, startDockerd } from '../harness/dockerd';
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from '../harness/image';
 import { Plugin, startPlugin } from '../harness/plugin';
 import { ensureSystemOvs, vsctl, vsctlRun } from '../harness/ovs';
-import { run, RunResult, sleep, waitFor } from '../harness/exec';
+import { forcedSteps, run, RunResult, sleep, waitFor } from '../harness/exec';
 import { purgeChains } from '../harness/iptables';
 import { chainNames } from '../../src/net/firewall';
 
@@ -327,14 +327,7 @@ export async function assertTeardownClean(env: Env): Promise<void> {
  * dockerd wait 15 s for a dead plugin. Never throws; returns what it had to clean by force.
  */
 export async function cleanup(env: Env | undefined, extra: () => Promise<void> = async () => undefined): Promise<string[]> {
-  const forced: string[] = [];
-  const step = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (e) {
-      forced.push(`${what}: ${(e as Error).message.split('\n')[0]}`);
-    }
-  };
+  const { forced, step } = forcedSteps();
   await step('extra', extra);
   if (!env) return forced;
   const { d, p, P } = env;

@@ -27,7 +27,7 @@ import { spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { atExit, isAlive, pidsByComm, procCmdline, run, runOk, RunResult, sleep, terminate, waitDead, signal } from './exec';
+import { atExit, isAlive, pidsByComm, procCmdline, run, runOk, RunResult, sleep, terminate, waitDead, signal, tailFile } from './exec';
 import { deleteRulesFor, mentionsIf, ruleLines, Table, TABLES, tokenize } from './iptables';
 import { unixRequest } from './unixhttp';
 
@@ -527,12 +527,7 @@ class DockerdImpl implements Dockerd {
   }
 
   logs(maxBytes = 8000): string {
-    try {
-      const buf = fs.readFileSync(this.logFile);
-      return buf.subarray(Math.max(0, buf.length - maxBytes)).toString('utf8');
-    } catch {
-      return '';
-    }
+    return tailFile(this.logFile, maxBytes);
   }
 
   async cleanup(): Promise<void> {

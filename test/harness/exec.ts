@@ -198,3 +198,29 @@ export function atExit(fn: () => void): void {
     process.on(sig, onSig);
   }
 }
+
+/**
+ * Cleanup that never throws: `step(what, fn)` runs fn and records a failure as "what: first line"
+ * in `forced`, so an after-hook can go on and report what it had to force.
+ */
+export function forcedSteps(): { forced: string[]; step: (what: string, fn: () => Promise<unknown>) => Promise<void> } {
+  const forced: string[] = [];
+  const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      forced.push(`${what}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  };
+  return { forced, step };
+}
+
+/** The last maxBytes of a file ('' if it cannot be read): daemon logs in failure messages. */
+export function tailFile(file: string, maxBytes: number): string {
+  try {
+    const buf = fs.readFileSync(file);
+    return buf.subarray(Math.max(0, buf.length - maxBytes)).toString('utf8');
+  } catch {
+    return '';
+  }
+}

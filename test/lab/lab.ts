@@ -30,7 +30,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { DOCKER_CLI } from '../harness/dockerd';
-import { atExit, isAlive, run, runOk, RunOptions, RunResult } from '../harness/exec';
+import { atExit, isAlive, run, runOk, RunOptions, RunResult, tailFile } from '../harness/exec';
 import { ensureBusyboxImage } from '../harness/image';
 import { repoRoot } from '../harness/paths';
 import { Plugin, PluginOptions, pluginBinPath, startPlugin as harnessStartPlugin } from '../harness/plugin';
@@ -543,12 +543,7 @@ class LabDockerdImpl implements LabDockerd {
   }
 
   logs(maxBytes = 8000): string {
-    try {
-      const buf = fs.readFileSync(this.logFile);
-      return buf.subarray(Math.max(0, buf.length - maxBytes)).toString('utf8');
-    } catch {
-      return '';
-    }
+    return tailFile(this.logFile, maxBytes);
   }
 
   alive(): boolean {

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { Dockerd, startDockerd } from '../harness/dockerd';
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from '../harness/image';
 import { ensureSystemOvs, vsctl, vsctlRun } from '../harness/ovs';
-import { run, runOk, signal, sleep, waitDead, waitFor } from '../harness/exec';
+import { forcedSteps, run, runOk, signal, sleep, waitDead, waitFor } from '../harness/exec';
 import { purgeChains } from '../harness/iptables';
 import { pluginCall } from '../harness/plugin';
 import { chainNames } from '../../src/net/firewall';
@@ -71,14 +71,7 @@ test('managed plugin: create, enable, networks, containers, disable refused, plu
   let id = '';
 
   t.after(async () => {
-    const forced: string[] = [];
-    const step = async (what: string, fn: () => Promise<unknown>) => {
-      try {
-        await fn();
-      } catch (e) {
-        forced.push(`${what}: ${(e as Error).message.split('\n')[0]}`);
-      }
-    };
+    const { forced, step } = forcedSteps();
     if (d?.alive()) {
       const dd = d;
       await step('containers', async () => {
