@@ -147,6 +147,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     await driver.drain();
     client.close();
     nbClient?.close();
+    firewall.close();
     linkManager.close();
     await linkDeleter.close();
     ethtool.close();

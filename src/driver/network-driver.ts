@@ -164,8 +164,8 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       }
       this.networks.set(rec.id, rec);
       try {
-        await this.infra.configureGateway(rec);
-        if (rec.gatewayPort) await this.d.firewall.apply();
+        // The rules' iptables-restore runs while ovs-vswitchd creates the gateway device.
+        await Promise.all([this.infra.configureGateway(rec), rec.gatewayPort ? this.d.firewall.apply() : undefined]);
         if (rec.overlay) await this.d.overlay!.sync();
         const book = rec.ovn ? this.d.ovn!.book(rec) : undefined;
         for (const d of [...ipv4, ...ipv6Data]) {
@@ -209,16 +209,27 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       ...this.infra.planDelete(rec, others),
       ...this.d.kv.ops({ del: [this.netPrefix + rec.id] }),
     ];
-    await this.d.db.transact(ops);
     this.networks.delete(rec.id);
+    for (const e of stale) this.endpoints.delete(e.id);
+    // The rules go first, before the rows: rules left for a subnet that is gone are harmless and
+    // dropped by the next load, so a failure to unload them does not stop the delete.
+    const rules = rec.gatewayPort !== undefined || stale.some((e) => e.ports.length > 0);
+    const reload = () => this.d.firewall.apply().catch((err) => this.d.log.warn({ network: short(rec.id), err: String(err) }, 'firewall rules not reloaded'));
+    if (rules) await reload();
+    try {
+      await this.d.db.transact(ops);
+    } catch (err) {
+      this.networks.set(rec.id, rec);
+      for (const e of stale) this.endpoints.set(e.id, e);
+      if (rules) await reload();
+      throw err;
+    }
     for (const e of stale) {
-      this.endpoints.delete(e.id);
       this.deleteLinkLater(e.hostIf);
       if (rec.ovn) await this.d.ovn!.deletePort(e.id);
     }
     if (rec.ovn) await this.d.ovn!.unbind(rec);
     if (rec.overlay) await this.d.overlay!.sync();
-    if (rec.gatewayPort || stale.some((e) => e.ports.length)) await this.d.firewall.apply();
   }
 
   async deleteNetwork(req: P.NetworkIdRequest): Promise<P.Empty> {

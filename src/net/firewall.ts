@@ -35,10 +35,15 @@ export function chainNames(driver: string): ChainNames {
 
 const comment = (id: string) => `-m comment --comment ocn:${id.slice(0, 12)}`;
 
-/** The iptables-restore input for one family: our chains declared (hence flushed) and refilled. */
-export function renderRules(c: ChainNames, fam: FirewallState['v4']): string {
-  const nat = ['*nat', `:${c.post} - [0:0]`, `:${c.dnat} - [0:0]`];
-  const filter = ['*filter', `:${c.fwd} - [0:0]`];
+/** What our chains of one family should hold: `-A <chain> ...` lines per table. */
+export interface ChainRules {
+  nat: string[];
+  filter: string[];
+}
+
+export function desiredRules(c: ChainNames, fam: FirewallState['v4']): ChainRules {
+  const nat: string[] = [];
+  const filter: string[] = [];
   for (const n of fam.networks) {
     for (const s of n.subnets) {
       nat.push(`-A ${c.post} -s ${s} ! -d ${s} ${comment(n.id)} -j MASQUERADE`);
@@ -52,7 +57,33 @@ export function renderRules(c: ChainNames, fam: FirewallState['v4']): string {
     nat.push(`-A ${c.dnat} -p ${p.proto}${dst} --dport ${p.hostPort} -j DNAT --to-destination ${to}`);
     filter.push(`-A ${c.fwd} -d ${p.containerIp} -p ${p.proto} --dport ${p.containerPort} -m conntrack --ctstate DNAT -j ACCEPT`);
   }
-  return [...nat, 'COMMIT', ...filter, 'COMMIT', ''].join('\n');
+  return { nat: [...new Set(nat)], filter: [...new Set(filter)] };
+}
+
+/** The iptables-restore input that reloads our chains whole: declared (hence flushed) and refilled. */
+export function renderRules(c: ChainNames, fam: FirewallState['v4']): string {
+  const r = desiredRules(c, fam);
+  return ['*nat', `:${c.post} - [0:0]`, `:${c.dnat} - [0:0]`, ...r.nat, 'COMMIT', '*filter', `:${c.fwd} - [0:0]`, ...r.filter, 'COMMIT', ''].join('\n');
+}
+
+/**
+ * The iptables-restore input that turns `loaded` into `wanted` rule by rule (undefined: nothing
+ * to do). Without a chain declaration nothing is flushed: the kernel deletes a rule with an RCU
+ * grace period (10-30 ms here), while appending one is cheap, so a network or a published port
+ * costs an append instead of a reload of every rule.
+ */
+export function renderDelta(loaded: ChainRules, wanted: ChainRules): string | undefined {
+  const out: string[] = [];
+  for (const table of ['nat', 'filter'] as const) {
+    const have = new Set(loaded[table]);
+    const want = new Set(wanted[table]);
+    const lines = [
+      ...[...have].filter((r) => !want.has(r)).map((r) => r.replace(/^-A /, '-D ')),
+      ...[...want].filter((r) => !have.has(r)),
+    ];
+    if (lines.length) out.push(`*${table}`, ...lines, 'COMMIT');
+  }
+  return out.length ? [...out, ''].join('\n') : undefined;
 }
 
 /** Jumps from the built-in chains into ours: checked with -C, inserted once. */
@@ -69,11 +100,37 @@ function jumps(c: ChainNames, v6: boolean): string[][] {
 export class Firewall {
   private readonly chains: ChainNames;
   private jumpsChecked = { v4: false, v6: false };
+  private v6Used = false;
+  /** What our chains hold since our last successful load (undefined: unknown, reload whole). */
+  private loaded: { v4?: ChainRules; v6?: ChainRules } = {};
   private running: Promise<void> | undefined;
   private dirty = false;
 
-  constructor(driver: string, private readonly state: () => FirewallState, private readonly log: Logger) {
+  private resyncTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * `resyncMs`: how often the chains are reloaded whole. Changes only append or delete rules, so
+   * a flush behind our back (a firewall manager reloading) would otherwise last until a delete
+   * fails or the daemon restarts.
+   */
+  constructor(driver: string, private readonly state: () => FirewallState, private readonly log: Logger, resyncMs = 300_000) {
     this.chains = chainNames(driver);
+    if (resyncMs > 0) {
+      this.resyncTimer = setInterval(() => this.resync().catch((err) => this.log.warn({ err: String(err) }, 'firewall resync failed')), resyncMs);
+      this.resyncTimer.unref();
+    }
+  }
+
+  /** Reloads our chains whole and re-checks the jumps into them. */
+  async resync(): Promise<void> {
+    if (!this.loaded.v4 && !this.loaded.v6) return; // nothing loaded yet: the first apply is whole anyway
+    this.loaded = {};
+    this.jumpsChecked = { v4: false, v6: false };
+    await this.apply();
+  }
+
+  close(): void {
+    clearInterval(this.resyncTimer);
   }
 
   /** Applies the current state; concurrent callers coalesce into at most one more run. */
@@ -89,13 +146,24 @@ export class Firewall {
   private async applyNow(): Promise<void> {
     const s = this.state();
     await this.applyFamily(false, s.v4);
-    if (s.v6.networks.length || s.v6.ports.length || this.jumpsChecked.v6) await this.applyFamily(true, s.v6);
+    // Once IPv6 rules were loaded, an empty IPv6 state must still be loaded (to remove them).
+    if (s.v6.networks.length || s.v6.ports.length || this.v6Used) await this.applyFamily(true, s.v6);
   }
 
   private async applyFamily(v6: boolean, fam: FirewallState['v4']): Promise<void> {
-    const restore = v6 ? 'ip6tables-restore' : 'iptables-restore';
-    await execa(restore, ['-w', '--noflush'], { input: renderRules(this.chains, fam) });
+    const restore = (input: string) => execa(v6 ? 'ip6tables-restore' : 'iptables-restore', ['-w', '--noflush'], { input });
     const key = v6 ? 'v6' : 'v4';
+    if (v6) this.v6Used = true;
+    const wanted = desiredRules(this.chains, fam);
+    const loaded = this.loaded[key];
+    const delta = loaded && renderDelta(loaded, wanted);
+    if (loaded && !delta) return;
+    this.loaded[key] = undefined; // unknown until this load has succeeded
+    // The first load, or one whose delta failed because our chains were changed behind our back
+    // (a rule to delete is missing, a chain is gone), reloads them whole.
+    const applied = delta !== undefined && (await restore(delta).then(() => true, () => false));
+    if (!applied) await restore(renderRules(this.chains, fam));
+    this.loaded[key] = wanted;
     if (!this.jumpsChecked[key]) {
       await this.ensureJumps(v6);
       this.jumpsChecked[key] = true;
@@ -123,6 +191,8 @@ export class Firewall {
       }
     }
     this.jumpsChecked = { v4: false, v6: false };
+    this.v6Used = false;
+    this.loaded = {};
     this.log.debug('firewall chains removed');
   }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderRules, chainNames } from '../../src/net/firewall';
+import { renderRules, renderDelta, desiredRules, chainNames } from '../../src/net/firewall';
 import { staleReason } from '../../src/driver/reconcile';
 import { publishedPorts } from '../../src/driver/ports';
 import type { Endpoint } from '../../src/driver/model';
@@ -24,6 +24,24 @@ test('rules: masquerade and forward accepts per subnet, DNAT per published port'
   assert.match(text, /-p tcp --dport 8080 -j DNAT --to-destination 10.10.0.2:80/);
   assert.match(text, /-d 10.10.0.2 -p tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT/);
   assert.equal(text.match(/^COMMIT$/gm)?.length, 2);
+});
+
+test('rule deltas: appends for what is new, deletes for what went, nothing when unchanged, no chain flush', () => {
+  const c = chainNames('t');
+  const net = (id: string, subnet: string) => ({ id, subnets: [subnet] });
+  const one = desiredRules(c, { networks: [net('aaaaaaaaaaaa1', '10.1.0.0/24')], ports: [] });
+  const two = desiredRules(c, { networks: [net('aaaaaaaaaaaa1', '10.1.0.0/24'), net('bbbbbbbbbbbb2', '10.2.0.0/24')], ports: [] });
+  assert.equal(renderDelta(two, two), undefined);
+  const grow = renderDelta(one, two)!;
+  assert.doesNotMatch(grow, /^:/m, 'no chain declaration, hence no flush of the rules already loaded');
+  assert.deepEqual(grow.split('\n').filter((l) => l.startsWith('-')).map((l) => l.slice(0, 2)), ['-A', '-A', '-A']);
+  assert.match(grow, /^-A \S+ -s 10\.2\.0\.0\/24 ! -d 10\.2\.0\.0\/24 .*MASQUERADE$/m);
+  const shrink = renderDelta(two, one)!;
+  assert.deepEqual(shrink.split('\n').filter((l) => l.startsWith('-')).map((l) => l.slice(0, 2)), ['-D', '-D', '-D']);
+  assert.match(shrink, /^-D \S+ -d 10\.2\.0\.0\/24 -m conntrack/m);
+  assert.equal(shrink.match(/^COMMIT$/gm)?.length, 2, 'one COMMIT per table touched');
+  const nat = renderDelta(one, desiredRules(c, { networks: [net('aaaaaaaaaaaa1', '10.1.0.0/24')], ports: [{ proto: 'udp', hostPort: 53, containerIp: '10.1.0.5', containerPort: 53 }] }))!;
+  assert.match(nat, /^\*nat\n-A \S+-DNAT -p udp --dport 53 -j DNAT --to-destination 10\.1\.0\.5:53\nCOMMIT$/m);
 });
 
 test('published ports: protocols, ephemeral host ports, IPv6 targets', () => {
