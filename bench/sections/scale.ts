@@ -20,15 +20,26 @@ import { round, roundSummary, runConcurrent, summarize, Summary } from '../lib/s
 import { sleep, waitLinksGone } from '../lib/util';
 import { attach, AttachedEp, BenchNet, createNetwork, deleteNetwork, detach, hostVeth, StepTimes } from '../lib/workload';
 
-/** A node process that idles; with `modules`, after requiring the daemon's code (express, zod, pino, netlink...). */
-function startBareNode(modules = false): { pid: number; stop(): Promise<void> } {
+/**
+ * A node process that idles: bare; after requiring the daemon's code (`modules`); or `stack`: the
+ * chosen dependencies alone (express, pino, netlink, execa, json-rpc-2.0, ipaddr.js) with an express
+ * app listening on a unix socket, i.e. the floor of any daemon built on them.
+ */
+function startBareNode(kind: 'bare' | 'modules' | 'stack' = 'bare'): { pid: number; stop(): Promise<void> } {
   const daemonJs = path.join(repoRoot(), 'dist', 'src', 'daemon.js');
-  const code = `${modules ? `require(${JSON.stringify(daemonJs)});` : ''}setInterval(() => {}, 1 << 30)`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+  const sock = `/tmp/ocnb-stack-${RUN_TAG}.sock`;
+  const stack = [
+    "const express = require('express'); require('pino')({ level: 'warn' }); require('netlink'); require('execa');",
+    "require('json-rpc-2.0'); require('ipaddr.js'); const app = express(); app.post('/x', (q, r) => r.json({}));",
+    `try { require('fs').unlinkSync(${JSON.stringify(sock)}); } catch {} app.listen(${JSON.stringify(sock)});`,
+  ].join(' ');
+  const prelude = kind === 'modules' ? `require(${JSON.stringify(daemonJs)});` : kind === 'stack' ? stack : '';
+  const child = spawn(process.execPath, ['-e', `${prelude}setInterval(() => {}, 1 << 30)`], { stdio: 'ignore', cwd: repoRoot() });
   const exited = new Promise((r) => child.on('exit', r));
-  const stop = onCleanup('bare node', async () => {
+  const stop = onCleanup(`node (${kind})`, async () => {
     child.kill('SIGTERM');
     await exited;
+    if (kind === 'stack') await run('rm', ['-f', sock]);
   });
   return { pid: child.pid!, stop };
 }
@@ -44,7 +55,8 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
   const notes: string[] = [];
 
   const bare = startBareNode();
-  const modulesOnly = startBareNode(true);
+  const modulesOnly = startBareNode('modules');
+  const stack = startBareNode('stack');
   const empty = await startBenchPlugin('idle', 'product');
   const s = await startBenchPlugin('scale', 'product');
   await sleep(3000); // past start-up: state loaded, first GCs done
@@ -117,6 +129,11 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
   const cpu = await cpuPercentOver(pids, idleSeconds * 1000);
   const idle = { daemonAtTop: cpu[0], emptyDaemon: cpu[1], bareNode: cpu[2], ovsVswitchd: cpu[3], ovsdbServer: cpu[4] };
   rss.daemonAfterIdle = rssMb(s.pid);
+  // Idle for the whole section by now: V8 has shrunk the young generation it grew at start-up.
+  rss.emptyDaemonSteady = rssMb(empty.pid);
+  rss.stackSteady = rssMb(stack.pid);
+  rss.bareNodeSteady = rssMb(bare.pid);
+  await stack.stop();
   for (const level of [...levels].reverse().slice(1)) {
     const t0 = Date.now();
     await shrink(level);
@@ -160,9 +177,11 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
   }
   const top = levels[levels.length - 1];
   figures.push({
-    id: 'rss.idle', section: 'scale', label: 'daemon RSS, idle (no networks)', value: rss.idleDaemon, unit: 'MB',
-    compare: { label: 'bare node process', value: rss.bareNode, unit: 'MB' }, ratio: { value: rss.idleDaemon / rss.bareNode, label: 'ours ÷ bare node' },
-    target: target('<=', 50, 'value', rss.idleDaemon, '≤ 50 MB'),
+    id: 'rss.idle', section: 'scale', label: 'daemon RSS, idle (no networks, running since the section began)', value: rss.emptyDaemonSteady, unit: 'MB',
+    compare: { label: 'the chosen dependencies alone, serving', value: rss.stackSteady, unit: 'MB' },
+    ratio: { value: rss.emptyDaemonSteady / rss.stackSteady, label: 'ours ÷ dependencies alone' },
+    target: target('<=', 50, 'value', rss.emptyDaemonSteady, '≤ 50 MB'),
+    detail: `3 s after start ${round(rss.idleDaemon)} MB; bare node ${round(rss.bareNodeSteady)} MB`,
   });
   // Right after the 1,000 attaches V8 has not collected their garbage yet; the figure is the daemon
   // holding them after the idle window (its memory reducer runs when the daemon goes idle).

@@ -284,18 +284,23 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         await this.d.links.deleteLink(names.container);
         await this.d.links.createVethPair(veth);
       }
+      let portAdded = false;
       try {
-        // The userspace datapath does not complete checksums the kernel left to the NIC.
-        if (net.datapath === 'netdev') {
-          await Promise.all([this.d.links.disableTxChecksum(names.host), this.d.links.disableTxChecksum(names.container)]);
-        }
         const ids: Record<string, string> = { [OWNER]: this.d.name, [OWNER_TYPE]: 'endpoint', ...endpointToIds(ep, net) };
         if (net.ovn) {
           await this.d.ovn!.addPort(net, ep);
           ids['iface-id'] = lspName(ep.id);
         }
-        await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', tag: net.options.vlan, externalIds: ids }));
+        const addPort = async () => {
+          await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', tag: net.options.vlan, externalIds: ids }));
+          portAdded = true;
+        };
+        // The userspace datapath reads what the container sends from the host end's socket as is:
+        // the container end must not leave checksums to a NIC. The host end only carries frames
+        // ovs-vswitchd writes whole, so its offloads do not matter.
+        await Promise.all([addPort(), net.datapath === 'netdev' ? this.d.links.disableTxChecksum(names.container) : undefined]);
       } catch (err) {
+        if (portAdded) await this.d.db.transact(deletePortOps(this.d.db, names.host)).catch(() => undefined);
         await this.d.links.deleteLink(names.host);
         if (net.ovn) await this.d.ovn!.deletePort(ep.id).catch(() => undefined);
         throw err;

@@ -5,7 +5,7 @@
 import { createGenericNetlink, formatGenlHeader, GENL_HEADER_LENGTH, GenericNetlinkSocket, genl } from 'netlink';
 import { flagAttr, nest, parseAttrList, parseAttrs, readString, readU32, strAttr, u32Attr } from './attrs';
 import { assertIfName } from './names';
-import { nlRequest } from './request';
+import { DumpExclusiveGate, nlRequest } from './request';
 
 // linux/ethtool_netlink.h
 const ETHTOOL_GENL_NAME = 'ethtool';
@@ -94,6 +94,9 @@ export class EthtoolClient {
   private sock?: GenericNetlinkSocket;
   private family?: Promise<number>;
   private featureNames?: Promise<string[]>;
+  // No dumps here: the gate only bounds the replies in flight (many endpoints turn tx
+  // checksum off at once, and the first calls all fire together once the family is known).
+  private readonly gate = new DumpExclusiveGate();
 
   private socket(): GenericNetlinkSocket {
     if (!this.sock) {
@@ -116,8 +119,8 @@ export class EthtoolClient {
   /** The family id is assigned at boot/module load; resolve it once per socket. */
   private familyId(): Promise<number> {
     if (!this.family) {
-      const p = this.socket()
-        .ctrlRequest(genl.Commands.GET_FAMILY, { familyName: ETHTOOL_GENL_NAME })
+      const p = this.gate
+        .run(false, () => this.socket().ctrlRequest(genl.Commands.GET_FAMILY, { familyName: ETHTOOL_GENL_NAME }))
         .then((replies) => {
           const id = replies[0]?.familyId;
           if (id === undefined) throw new Error('no family id in reply');
@@ -136,7 +139,7 @@ export class EthtoolClient {
   private async request(cmd: number, attrs: Buffer[], op: string): Promise<Buffer[]> {
     const family = await this.familyId();
     const hdr = formatGenlHeader({ cmd, version: ETHTOOL_GENL_VERSION });
-    const replies = await nlRequest(this.socket().socket, family, [hdr, ...attrs], 0, op);
+    const replies = await this.gate.run(false, () => nlRequest(this.socket().socket, family, [hdr, ...attrs], 0, op));
     return replies.map((m) => m.data.subarray(GENL_HEADER_LENGTH));
   }
 

@@ -250,6 +250,58 @@ function defineTests(): void {
     other.close();
   });
 
+  test('concurrent requests and dumps on one socket: creations, lists, ethtool, deletions', async (t) => {
+    // A LinkManager of its own, so that the gate starts empty; names of their own, too.
+    const mine = new LinkManager();
+    const N = 50;
+    const host = (i: number): string => `ocntgh${i}`;
+    const created: string[] = [];
+    const ours = (ls: LinkInfo[]): string[] => ls.map((l) => l.name).filter((n) => n.startsWith('ocntg')).sort();
+    const expected = (from: number, to: number): string[] =>
+      Array.from({ length: to - from }, (_, k) => [host(from + k), `ocntgc${from + k}`]).flat().sort();
+    const create = async (i: number): Promise<void> => {
+      await mine.createVethPair({ name: host(i), peerName: `ocntgc${i}`, mtu: 1450 });
+      created.push(host(i));
+    };
+    t.after(async () => {
+      // Only what this test created and did not delete yet.
+      for (const n of created) await mine.deleteLink(n).catch(() => undefined);
+      mine.close();
+    });
+    let t0 = performance.now();
+    await Promise.all(Array.from({ length: N }, (_, i) => create(i)));
+    t.diagnostic(`${N} concurrent createVethPair: ${(performance.now() - t0).toFixed(1)} ms`);
+    assert.deepEqual(ours(await mine.listLinks()), expected(0, N));
+
+    // Dumps interleaved with more creations, lookups and ethtool calls: every dump is whole
+    // (each one sees at least the first N pairs, never a link twice).
+    t0 = performance.now();
+    const ops: Promise<unknown>[] = [];
+    const dumps: Promise<LinkInfo[]>[] = [];
+    for (let i = N; i < 2 * N; i++) {
+      ops.push(create(i), mine.getLink(host(i - N)), disableTxChecksum(host(i - N)));
+      if (i % 10 === 0) dumps.push(mine.listLinks());
+    }
+    const [lists] = await Promise.all([Promise.all(dumps), Promise.all(ops)]);
+    t.diagnostic(`${N} creations + ${N} getLink + ${N} ethtool + ${dumps.length} dumps: ${(performance.now() - t0).toFixed(1)} ms`);
+    for (const l of lists) {
+      const names = l.map((x) => x.name);
+      assert.equal(new Set(names).size, names.length, 'a link listed twice');
+      for (const n of expected(0, N)) assert.ok(names.includes(n), `${n} missing from a dump`);
+      assert.ok(names.includes('lo'));
+    }
+    assert.deepEqual(ours(await mine.listLinks()), expected(0, 2 * N));
+    const features = await Promise.all([host(0), host(N - 1)].map((n) => getFeatures(n)));
+    for (const f of features) assert.equal(f['tx-checksum-ip-generic'], false);
+
+    t0 = performance.now();
+    const deleted = await Promise.all([...created].map((n) => mine.deleteLink(n)));
+    t.diagnostic(`${created.length} concurrent deleteLink: ${(performance.now() - t0).toFixed(1)} ms`);
+    assert.deepEqual(deleted, created.map(() => true));
+    created.length = 0;
+    assert.deepEqual(ours(await mine.listLinks()), []);
+  });
+
   test('close() and reuse: the socket reopens lazily', async () => {
     links.close();
     assert.equal((await links.getLink('ocnth0'))?.name, 'ocnth0');
