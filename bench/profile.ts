@@ -2,9 +2,10 @@
 // the product daemon started under `node --cpu-prof`, and reports
 //  - where the machine's CPU went meanwhile (daemon, this client, ovsdb-server, ovs-vswitchd,
 //    the rest; and steal/idle from /proc/stat),
-//  - the daemon's hottest packages and functions (self time) from its .cpuprofile.
+//  - the daemon's hottest packages and functions (self time) from its .cpuprofile, per thread,
+//  - a flame graph (SVG) of its main thread (--svg <file>; by default next to the profile).
 //
-//   node dist/bench/profile.js [--c 100] [--n 200] [--rounds 2] [--gateway local|external] [--variant nowait,worker-delete,...]
+//   node dist/bench/profile.js [--c 100] [--n 200] [--rounds 2] [--gateway local|external] [--variant nowait,worker-delete,...] [--svg flame.svg]
 //
 // --variant runs variant-daemon.ts (see there) instead of the product.
 //
@@ -14,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pluginCall } from '../test/harness/plugin';
 import { repoRoot } from '../test/harness/paths';
+import { flameGraphSvg } from './report/flame';
 import { pidsByComm } from '../test/harness/exec';
 import { purgeChains } from '../test/harness/iptables';
 import { chainNames } from '../src/net/firewall';
@@ -139,10 +141,20 @@ async function main(): Promise<void> {
   } finally {
     await cleanupAll();
   }
-  const prof = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f)).sort().pop();
-  if (prof) {
-    console.log(summarizeProfile(prof, Number(arg('top', '30'))));
-    console.log(`profile: ${prof}`);
+  // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: thread 0 is the main thread, the others
+  // the veth-delete worker.
+  const profiles = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  for (const f of profiles) {
+    const main = f.split('.')[4] === '0';
+    console.log(`${main ? 'main thread' : `worker thread ${f.split('.')[4]}`}:`);
+    console.log(summarizeProfile(path.join(dir, f), Number(arg('top', '30'))));
+    console.log(`profile: ${path.join(dir, f)}`);
+    if (main) {
+      const svg = arg('svg', path.join(dir, 'flame.svg'));
+      const title = `ovs-container-network daemon, main thread: attach rounds at concurrency ${c} (${rounds} × ${n}), gateway=${gateway}${variant ? `, variant ${variant}` : ''}`;
+      fs.writeFileSync(svg, flameGraphSvg(path.join(dir, f), title, repoRoot()));
+      console.log(`flame graph: ${svg}`);
+    }
   }
 }
 

@@ -10,6 +10,9 @@ import { floorsFor, PROFILING_FINDINGS } from './floors';
 import { renderChart } from './svg';
 import { rows } from './table';
 
+/** The flame graph bench/profile.ts writes into docs/ (linked when present). */
+const FLAME_GRAPH = 'profile-attach-c100.svg';
+
 export interface Report {
   date: string;
   durationSeconds: number;
@@ -156,6 +159,14 @@ export function renderMarkdown(report: Report, jsonRel: string, svgName: string)
   const floors = floorsFor(report);
   for (const f of floors) out.push(`### ${f.title}`, '', f.text, '');
   out.push('## Profiling findings', '', PROFILING_FINDINGS, '');
+  if (fs.existsSync(path.join(repoRoot(), 'docs', FLAME_GRAPH))) {
+    out.push(
+      `Flame graph of the daemon's main thread during attach rounds at concurrency 100, with the fixes above:`,
+      `[${FLAME_GRAPH}](${FLAME_GRAPH}) (made by \`node dist/bench/profile.js --c 100 --svg docs/${FLAME_GRAPH}\`; open it in a browser`,
+      'for the tooltips).',
+      '',
+    );
+  }
   out.push(
     '## How the figures are made',
     '',
@@ -170,7 +181,9 @@ export function renderMarkdown(report: Report, jsonRel: string, svgName: string)
     '  attaches are timed, each followed by its detach, with `ovs-vsctl add-port` of a hand-made veth on the same bridge',
     '  in between (what ovs-vswitchd alone needs to apply a port); the steps are measured again on the way down.',
     '- **Resources**: VmRSS from /proc/<pid>/status; CPU from utime + stime in /proc/<pid>/stat over the idle window, for',
-    '  the loaded daemon, an empty one and a bare `node` process over the same seconds.',
+    '  the loaded daemon, an empty one and a bare `node` process over the same seconds. The idle RSS figure is the empty',
+    '  daemon read after 20 s of idling (3 s after start in the detail column), next to a process that only loads the',
+    '  chosen dependencies and serves an express app on a unix socket, started with it.',
     '- **dockerd** (bench/sections/docker.ts): a private dockerd from test/harness (own data root, socket and containerd),',
     '  the `ocn-busybox` image, a network of ours and a built-in bridge network; `docker run --rm` alternates between',
     '  them; then 100 `docker run -d` at once on each.',
