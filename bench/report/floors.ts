@@ -250,8 +250,8 @@ export function floorsFor(report: Report): Floor[] {
       text: [
         `Runs (Gbit/s): ours ${g?.ours?.join(', ')}; hand-wired ${g?.hand?.join(', ')}; hand-wired with the containers'`,
         `iptables rules ${g?.handRules?.join(', ')}. All pairs cross the same ovs-vswitchd (userspace datapath, one`,
-        `core at most), both veth ends of every pair have checksum offload off and MTU 1500, and their \`ethtool -k\``,
-        `feature lists were checked to be identical; the plugin is not on the data path once the ports exist.`,
+        `core at most), the container end of every pair has checksum offload off and MTU 1500 (the hand-wired pairs`,
+        `turn it off on the host end too, the plugin has no need to); the plugin is not on the data path once the ports exist.`,
         tcp.id === 'datapath.tcp'
           ? `What differs is Docker's: dockerd installs NAT rules for its embedded DNS resolver in every container's`
             + ` namespace on a user-defined network (the bridge driver's containers get them too), which turns conntrack on`
