@@ -7,9 +7,10 @@ import type { Firewall } from '../net/firewall';
 import type { Ipam } from '../ipam/ipam';
 import type { KvStore } from '../state/kv';
 import type { Logger } from '../util/log';
+import type { Operation } from '../ovsdb/types';
 import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
 import { findBridge } from '../ovs/bridge';
-import { addPortOps, deletePortOps, findInterface, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
+import { addPortOps, undoAddPortOps, deletePortOps, findInterface, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
 import { vethNames } from '../netlink/names';
 import { InputError } from '../util/errors';
 import { KeyedMutex } from '../util/keyed-mutex';
@@ -284,7 +285,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         await this.d.links.deleteLink(names.container);
         await this.d.links.createVethPair(veth);
       }
-      let portAdded = false;
+      let undoPort: Operation[] = [];
       try {
         const ids: Record<string, string> = { [OWNER]: this.d.name, [OWNER_TYPE]: 'endpoint', ...endpointToIds(ep, net) };
         if (net.ovn) {
@@ -292,15 +293,15 @@ export class OvsNetworkDriver implements P.NetworkDriver {
           ids['iface-id'] = lspName(ep.id);
         }
         const addPort = async () => {
-          await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', tag: net.options.vlan, externalIds: ids }));
-          portAdded = true;
+          const results = await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', tag: net.options.vlan, externalIds: ids }));
+          undoPort = undoAddPortOps(bridge._uuid, results);
         };
         // The userspace datapath reads what the container sends from the host end's socket as is:
         // the container end must not leave checksums to a NIC. The host end only carries frames
         // ovs-vswitchd writes whole, so its offloads do not matter.
         await Promise.all([addPort(), net.datapath === 'netdev' ? this.d.links.disableTxChecksum(names.container) : undefined]);
       } catch (err) {
-        if (portAdded) await this.d.db.transact(deletePortOps(this.d.db, names.host)).catch(() => undefined);
+        if (undoPort.length) await this.d.db.transact(undoPort).catch(() => undefined);
         await this.d.links.deleteLink(names.host);
         if (net.ovn) await this.d.ovn!.deletePort(ep.id).catch(() => undefined);
         throw err;

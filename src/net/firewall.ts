@@ -99,7 +99,6 @@ function jumps(c: ChainNames, v6: boolean): string[][] {
 
 export class Firewall {
   private readonly chains: ChainNames;
-  private jumpsChecked = { v4: false, v6: false };
   private v6Used = false;
   /** What our chains hold since our last successful load (undefined: unknown, reload whole). */
   private loaded: { v4?: ChainRules; v6?: ChainRules } = {};
@@ -125,7 +124,6 @@ export class Firewall {
   async resync(): Promise<void> {
     if (!this.loaded.v4 && !this.loaded.v6) return; // nothing loaded yet: the first apply is whole anyway
     this.loaded = {};
-    this.jumpsChecked = { v4: false, v6: false };
     await this.apply();
   }
 
@@ -159,15 +157,15 @@ export class Firewall {
     const delta = loaded && renderDelta(loaded, wanted);
     if (loaded && !delta) return;
     this.loaded[key] = undefined; // unknown until this load has succeeded
-    // The first load, or one whose delta failed because our chains were changed behind our back
-    // (a rule to delete is missing, a chain is gone), reloads them whole.
+    // The first load, a resync, or one whose delta failed because our chains were changed behind
+    // our back (a rule to delete is missing, a chain is gone) reloads them whole, and checks the
+    // jumps into them, which the same hand may have removed.
     const applied = delta !== undefined && (await restore(delta).then(() => true, () => false));
-    if (!applied) await restore(renderRules(this.chains, fam));
-    this.loaded[key] = wanted;
-    if (!this.jumpsChecked[key]) {
+    if (!applied) {
+      await restore(renderRules(this.chains, fam));
       await this.ensureJumps(v6);
-      this.jumpsChecked[key] = true;
     }
+    this.loaded[key] = wanted;
   }
 
   private async ensureJumps(v6: boolean): Promise<void> {
@@ -190,7 +188,6 @@ export class Firewall {
         await execa(bin, ['-w', '-t', table, '-X', chain], { reject: false });
       }
     }
-    this.jumpsChecked = { v4: false, v6: false };
     this.v6Used = false;
     this.loaded = {};
     this.log.debug('firewall chains removed');

@@ -306,5 +306,4 @@ export class LinkManager {
       await new Promise((r) => setTimeout(r, 2));
     }
   }
-
 }

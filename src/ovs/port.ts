@@ -1,6 +1,6 @@
 // Port + Interface rows: one port per veth, gateway (internal) or uplink, created in one
 // transaction with the records that describe it.
-import type { Operation, Row, WireRow } from '../ovsdb/types';
+import type { Operation, OperationResult, Row, WireRow } from '../ovsdb/types';
 import { Db, externalIds, findByName } from './db';
 import { bridgeAddPortOp, bridgeDeletePortOp, bridgeOfPort } from './bridge';
 import { map, mapPut, named, byUuid } from './wire';
@@ -27,6 +27,15 @@ export function addPortOps(bridge: string | ['named-uuid', string], spec: PortSp
     { op: 'insert', table: PORT_TABLE, 'uuid-name': ref, row: port },
     bridgeAddPortOp(bridge, named(ref)),
   ];
+}
+
+/**
+ * Undoes a committed addPortOps from its results (the Port insert's uuid), so a rollback right
+ * after the commit does not depend on the monitor update having reached the cache.
+ */
+export function undoAddPortOps(bridgeUuid: string, results: OperationResult[]): Operation[] {
+  const port = results[1]?.uuid?.[1]; // addPortOps: [insert Interface, insert Port, mutate Bridge]
+  return port ? [bridgeDeletePortOp(bridgeUuid, port)] : [];
 }
 
 /** Removing the port from its bridge is enough: OVSDB garbage-collects the Port and Interface. */
