@@ -12,15 +12,12 @@ import { ensureSystemOvs, vsctl, vsctlRun } from '../harness/ovs';
 import { forcedSteps, run, RunResult, sleep, waitFor } from '../harness/exec';
 import { purgeChains } from '../harness/iptables';
 import { chainNames } from '../../src/net/firewall';
+import { progressNote } from '../harness/progress';
 
 export const IMAGE = BUSYBOX_IMAGE;
 export { sleep, waitFor };
 
-const T0 = Date.now();
-/** A progress line on stderr (shown by the spec reporter), with seconds since the file started. */
-export function note(msg: string): void {
-  process.stderr.write(`# [e2e +${((Date.now() - T0) / 1000).toFixed(1)}s] ${msg}\n`);
-}
+export const note = progressNote('e2e');
 
 export interface Env {
   d: Dockerd;

@@ -4,7 +4,7 @@
 import * as crypto from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { Plugin } from '../harness/plugin';
-import type { LabHost } from '../lab/lab';
+import type { Lab, LabHost } from '../lab/lab';
 import { run, runOk } from '../harness/exec';
 
 export const hexId = () => crypto.randomBytes(32).toString('hex');
@@ -79,4 +79,22 @@ export async function detach(c: Ctr): Promise<void> {
 export async function ping(ns: string, target: string, count = 2): Promise<boolean> {
   const r = await run('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', String(count), '-W', '2', target], { timeoutMs: 20_000 });
   return r.code === 0;
+}
+
+/** Every lab host registered as an OVN chassis with ovn-controller running, tunnels up. */
+export async function ovnChassisUp(lab: Lab): Promise<void> {
+  for (const h of lab.hosts) {
+    await h.chassisSetup();
+    await lab.startController(h);
+  }
+  await lab.waitTunnels();
+}
+
+/** One TCP exchange between two containers (busybox nc): what `to` answers on `port`. */
+export async function tcpHello(from: Ctr, to: Ctr, port: number, answer: string): Promise<string> {
+  const srv = run('ip', ['netns', 'exec', to.ns, 'busybox', 'nc', '-l', '-p', String(port), '-e', 'echo', answer], { timeoutMs: 15_000 });
+  await new Promise((r) => setTimeout(r, 300)); // the listener up
+  const got = await run('ip', ['netns', 'exec', from.ns, 'busybox', 'nc', '-w', '5', to.ip, String(port)], { timeoutMs: 15_000 });
+  await srv;
+  return got.stdout;
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startLab, Lab } from '../lab/lab';
 import type { Plugin } from '../harness/plugin';
 import { run, runOk } from '../harness/exec';
-import { attach, createNetwork, createNetworkDefaultIpam, detach, ok, ping, Ctr } from './attach';
+import { attach, createNetwork, createNetworkDefaultIpam, detach, ok, ping, Ctr, tcpHello } from './attach';
 
 let lab: Lab;
 const plugins: Plugin[] = [];
@@ -54,11 +54,7 @@ test('VXLAN and Geneve networks across three hosts, one tunnel per peer and type
   assert.equal(ports.filter((p) => p.startsWith('ocvx')).length, 2, 'one VXLAN tunnel per peer, shared by both VXLAN networks');
   assert.equal(ports.filter((p) => p.startsWith('ocgn')).length, 2, 'one Geneve tunnel per peer');
   // TCP through the tunnel
-  const srv = run('ip', ['netns', 'exec', ctrs[1].ns, 'busybox', 'nc', '-l', '-p', '7002', '-e', 'echo', 'hello-vxlan'], { timeoutMs: 15_000 });
-  await new Promise((r) => setTimeout(r, 300));
-  const got = await run('ip', ['netns', 'exec', ctrs[0].ns, 'busybox', 'nc', '-w', '5', ctrs[1].ip, '7002'], { timeoutMs: 15_000 });
-  await srv;
-  assert.match(got.stdout, /hello-vxlan/);
+  assert.match(await tcpHello(ctrs[0], ctrs[1], 7002, 'hello-vxlan'), /hello-vxlan/);
 });
 
 test('BFD runs on every tunnel and the control API shows it', async () => {

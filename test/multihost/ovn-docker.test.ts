@@ -6,7 +6,7 @@ import { startLab, startLabDockerd, Lab, LabDockerd } from '../lab/lab';
 import { BUSYBOX_IMAGE } from '../harness/image';
 import type { Plugin } from '../harness/plugin';
 import { run } from '../harness/exec';
-import { attach, createNetwork, ping } from './attach';
+import { attach, createNetwork, ping, ovnChassisUp } from './attach';
 
 let lab: Lab;
 let d: LabDockerd;
@@ -16,11 +16,7 @@ const names: string[] = [];
 
 before(async () => {
   lab = await startLab({ hosts: 2, ovn: true, chassis: 'external' });
-  for (const h of lab.hosts) {
-    await h.chassisSetup();
-    await lab.startController(h);
-  }
-  await lab.waitTunnels();
+  await ovnChassisUp(lab);
   d = await startLabDockerd(lab, lab.hosts[0], { image: true });
   p1 = await lab.hosts[0].startPlugin(['--ovn-nb', lab.nbRemote], { pluginDir: '/run/docker/plugins' });
   p2 = await lab.hosts[1].startPlugin(['--ovn-nb', lab.nbRemote]);

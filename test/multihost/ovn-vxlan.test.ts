@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { startLab, Lab } from '../lab/lab';
 import type { Plugin } from '../harness/plugin';
 import { run } from '../harness/exec';
-import { attach, createNetwork, createNetworkDefaultIpam, hexId, ok, ping, Ctr } from './attach';
+import { attach, createNetwork, createNetworkDefaultIpam, hexId, ok, ping, Ctr, ovnChassisUp } from './attach';
 
 let lab: Lab;
 const plugins: Plugin[] = [];
@@ -15,11 +15,7 @@ const ns = (n: string) => { const x = `ocnv${tag}${n}`; names.push(x); return x;
 
 before(async () => {
   lab = await startLab({ hosts: 2, ovn: true, chassis: 'external', encap: 'vxlan' });
-  for (const h of lab.hosts) {
-    await h.chassisSetup();
-    await lab.startController(h);
-  }
-  await lab.waitTunnels();
+  await ovnChassisUp(lab);
   plugins.push(await lab.hosts[0].startPlugin(['--ovn-nb', lab.nbRemote]));
   plugins.push(await lab.hosts[1].startPlugin(['--ovn-nb', lab.nbRemote, '--scope', 'global']));
 });

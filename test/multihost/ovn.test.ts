@@ -7,7 +7,7 @@ import { startLab, Lab } from '../lab/lab';
 import type { Plugin } from '../harness/plugin';
 import { run, runOk } from '../harness/exec';
 import { repoRoot } from '../harness/paths';
-import { attach, createNetwork, detach, hexId, ok, ping, Ctr, OvnNet } from './attach';
+import { attach, createNetwork, detach, hexId, ok, ping, Ctr, OvnNet, ovnChassisUp, tcpHello } from './attach';
 
 let lab: Lab;
 const plugins: Plugin[] = [];
@@ -19,11 +19,7 @@ const ns = (n: string) => { const x = `ocnm${tag}${n}`; nsNames.push(x); return 
 
 before(async () => {
   lab = await startLab({ hosts: 3, ovn: true, chassis: 'external', encap: 'geneve' });
-  for (const h of lab.hosts) {
-    await h.chassisSetup();
-    await lab.startController(h);
-  }
-  await lab.waitTunnels();
+  await ovnChassisUp(lab);
   for (const h of lab.hosts) plugins.push(await h.startPlugin(['--ovn-nb', lab.nbRemote]));
 });
 
@@ -61,11 +57,7 @@ test('the same network on three hosts is one logical switch; containers reach ea
   assert.equal(await lab.nbctl('lsp-get-port-security', lsp), `${await lab.nbctl('lsp-get-addresses', lsp)}`);
   console.log(`# cross-host attach: Join until ovn-installed: ${ctrs.map((c) => c.joinMs).join(', ')} ms`);
   // TCP across hosts (checksum offload handled on the veths).
-  const srv = run('ip', ['netns', 'exec', ctrs[1].ns, 'busybox', 'nc', '-l', '-p', '7001', '-e', 'echo', 'hello-ovn'], { timeoutMs: 15_000 });
-  await new Promise((r) => setTimeout(r, 300));
-  const got = await run('ip', ['netns', 'exec', ctrs[0].ns, 'busybox', 'nc', '-w', '5', ctrs[1].ip, '7001'], { timeoutMs: 15_000 });
-  await srv;
-  assert.match(got.stdout, /hello-ovn/);
+  assert.match(await tcpHello(ctrs[0], ctrs[1], 7001, 'hello-ovn'), /hello-ovn/);
 });
 
 test("routing between two subnets of one tenant; another tenant's network is unreachable", async () => {

@@ -6,20 +6,11 @@ import * as path from 'node:path';
 import type { Dockerd } from '../harness/dockerd';
 import { isAlive, procCmdline, run } from '../harness/exec';
 import { repoRoot } from '../harness/paths';
+import { progressNote, seconds, timed } from '../harness/progress';
 
-const T0 = Date.now();
-/** A progress line on stderr (shown by the spec reporter), with seconds since the file started. */
-export function note(msg: string): void {
-  process.stderr.write(`# [packaging +${((Date.now() - T0) / 1000).toFixed(1)}s] ${msg}\n`);
-}
-
-export const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-
-export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t0 = Date.now();
-  const v = await fn();
-  return [v, Date.now() - t0];
-}
+export const note = progressNote('packaging');
+export const sec = (ms: number) => seconds(ms, 2);
+export { timed };
 
 export const REPO = () => repoRoot();
 export const rand = (n = 3) => crypto.randomBytes(n).toString('hex');

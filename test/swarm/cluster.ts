@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { run, RunResult, waitFor } from '../harness/exec';
 import { repoRoot } from '../harness/paths';
 import { Lab, LabDockerd, LabFootprint, LabHost, labFootprint, labLeftovers, startLab, startLabDockerd } from '../lab/lab';
+import { progressNote, seconds, timed } from '../harness/progress';
 
 /** The v2 plugin reference: the tag is required everywhere (-d, --ipam-driver, plugin set). */
 export const PLUGIN = 'ovs-container-network:latest';
@@ -24,17 +25,9 @@ export const PLUGIN = 'ovs-container-network:latest';
 export const OWNER = 'ovs-container-network';
 export const IMAGE = 'ocn-busybox:latest';
 
-const T0 = Date.now();
-/** A progress line on stderr (shown by the spec reporter), seconds since the file started. */
-export function note(msg: string): void {
-  process.stderr.write(`# [swarm +${((Date.now() - T0) / 1000).toFixed(1)}s] ${msg}\n`);
-}
-export const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t0 = Date.now();
-  const v = await fn();
-  return [v, Date.now() - t0];
-}
+export const note = progressNote('swarm');
+export const sec = (ms: number) => seconds(ms, 1);
+export { timed };
 
 export interface SwarmNode {
   /** h1, h2, ...: also the docker node's hostname. */
