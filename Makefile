@@ -14,15 +14,11 @@ build:
 run: setup
 	exec ./bin/ovs-container-network daemon $(ARGS)
 
-# Unit tests first (seconds), then real OVS/netlink, then end to end under a real dockerd.
+# The whole suite, group by group (scripts/test.sh): unit tests first (seconds), then real
+# OVS/netlink, then end to end under a real dockerd, the lab, packaging and swarm.
 test:
 	OCN_TEST_DEPS=1 ./scripts/setup.sh
-	$(NODE_TEST) dist/test/unit/ dist/test/ovsdb/ dist/test/netlink/
-	$(NODE_TEST) --test-concurrency=1 dist/test/integration/ dist/test/harness/
-	$(NODE_TEST) --test-concurrency=1 dist/test/e2e/
-	$(NODE_TEST) --test-concurrency=1 dist/test/lab/ dist/test/multihost/
-	$(NODE_TEST) --test-concurrency=1 dist/test/packaging/
-	$(NODE_TEST) --test-concurrency=1 --test-timeout=900000 dist/test/swarm/
+	./scripts/test.sh
 
 test-unit: build
 	$(NODE_TEST) dist/test/unit/

@@ -155,6 +155,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   return { server, driver, ipam, client, log, ready, stop, overlay };
 }
 
+/** How long a graceful stop may take before the daemon exits anyway. */
+const SHUTDOWN_GRACE_MS = 8_000;
+
 export async function runDaemon(config: DaemonConfig): Promise<void> {
   // Handlers first: inside a managed plugin the daemon is PID 1, which ignores signals it has no
   // handler for, so an early `docker plugin disable` would otherwise wait for SIGKILL.
@@ -166,13 +169,21 @@ export async function runDaemon(config: DaemonConfig): Promise<void> {
     if (!daemon) process.exit(0);
     const d = daemon;
     d.log.info({ signal: sig }, 'shutting down: finishing requests in flight');
-    const force = setTimeout(() => process.exit(0), 10_000);
+    // Inside 10 s: dockerd (and containerd for a managed plugin) sends SIGKILL at 10 s.
+    const force = setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS);
     force.unref();
     void d.stop().finally(() => {
       d.log.flush();
       process.exit(0);
     });
   };
+  // A promise rejected with nobody listening is a bug, but not one worth taking every
+  // container's network control down for (Node's default is to exit): log it loudly.
+  process.on('unhandledRejection', (reason) => {
+    const log = daemon?.log;
+    if (log) log.error({ err: reason instanceof Error ? reason.stack : String(reason) }, 'unhandled promise rejection (a bug)');
+    else console.error('unhandled promise rejection:', reason);
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => {

@@ -6,6 +6,7 @@ import express, { Request, Response } from 'express';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import { ZodError } from 'zod';
 import { Drivers, ROUTES, describeValidationError } from '../protocol/routes';
 import { errorMessage, InputError } from '../util/errors';
@@ -141,7 +142,7 @@ async function clearStaleSocket(socketPath: string): Promise<void> {
 }
 
 export async function listenPluginSocket(opts: PluginServerOptions): Promise<http.Server> {
-  fs.mkdirSync(require('node:path').dirname(opts.socketPath), { recursive: true });
+  fs.mkdirSync(path.dirname(opts.socketPath), { recursive: true });
   await clearStaleSocket(opts.socketPath);
   const server = http.createServer(createPluginApp(opts));
   server.keepAliveTimeout = 60_000;

@@ -82,7 +82,7 @@ test('plugin restart (graceful, then kill -9) with containers attached: nothing 
   let t = Date.now();
   const stopped = await env.p.stop();
   note(`plugin stopped in ${Date.now() - t} ms`);
-  assert.equal(stopped.code, 0, `graceful stop exits 0 (${JSON.stringify(stopped)})`);
+  assert.equal(stopped.code, 0, `graceful stop exits 0 (${JSON.stringify(stopped)}); its last output:\n${env.p.logs().slice(-1500)}`);
   assert.ok(await pings(env, 'k2', 'k1'), 'the datapath does not need the plugin');
   t = Date.now();
   await env.p.restart();
