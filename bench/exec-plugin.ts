@@ -24,6 +24,7 @@ import { listenPluginSocket } from '../src/server/plugin-server';
 import { createLogger, LogLevel } from '../src/util/log';
 import { OvsdbClient } from '../src/ovsdb/client';
 import { OvsKvStore } from '../src/ovs/kv-store';
+import { RootExternalIds } from '../src/ovs/open-vswitch';
 import { Ipam, parseAutoPoolRange } from '../src/ipam/ipam';
 import { Firewall, FirewallState } from '../src/net/firewall';
 import { dbFromClient } from '../src/daemon';
@@ -220,14 +221,16 @@ async function main(argv: string[]): Promise<void> {
   const pluginDir = flag(argv, '--plugin-dir', '/run/docker/plugins');
   const ovsdb = flag(argv, '--ovsdb', 'unix:/var/run/openvswitch/db.sock');
   const log = createLogger(flag(argv, '--log-level', 'warn') as LogLevel, name);
-  const client = new OvsdbClient({ remote: ovsdb, database: 'Open_vSwitch', monitor: { Open_vSwitch: { columns: ['external_ids'] } } });
-  const ipam = new Ipam(new OvsKvStore(dbFromClient(client)), name, {
+  // Like the daemon: the root row's records are read once (a select), not monitored.
+  const client = new OvsdbClient({ remote: ovsdb, database: 'Open_vSwitch', monitor: { Open_vSwitch: { columns: ['cur_cfg'] } } });
+  const root = new RootExternalIds(dbFromClient(client));
+  const ipam = new Ipam(new OvsKvStore(dbFromClient(client), root), name, {
     v4: parseAutoPoolRange('10.128.0.0/11:24', 'pools'),
     v6: parseAutoPoolRange('fd6f:636e::/32:64', 'pools6'),
   });
   const driver = new ExecNetworkDriver(name);
   driver.firewall = new Firewall(name, () => driver.firewallState(), log);
-  const ready = client.connect().then(() => ipam.load());
+  const ready = client.connect().then(() => root.refresh()).then(() => ipam.load());
   const server = await listenPluginSocket({ socketPath: path.join(pluginDir, `${name}.sock`), drivers: { network: driver, ipam }, logger: log, ready: () => ready });
   const stop = (): void => {
     server.close(() => {

@@ -3,6 +3,7 @@
 import { OvsdbClient } from './ovsdb/client';
 import { dbFromClient } from './daemon';
 import { chassisSetupOps, chassisStatus, chassisIds } from './ovs/chassis';
+import { rootExternalIds } from './ovs/open-vswitch';
 import { InputError } from './util/errors';
 
 
@@ -50,8 +51,9 @@ export async function chassisMain(argv: string[], env: NodeJS.ProcessEnv): Promi
     try {
       const db = dbFromClient(c);
       const settings = { ovnSb: f.get('--ovn-sb') ?? env.OCN_OVN_SB ?? '', encap: encap as 'geneve' | 'vxlan', encapIp: f.get('--encap-ip') ?? env.OCN_ENCAP_IP ?? '', systemId: f.get('--system-id') ?? env.OCN_SYSTEM_ID, bridgeMappings: f.get('--bridge-mappings') ?? env.OCN_BRIDGE_MAPPINGS };
-      const ids = chassisIds(db, settings);
-      await c.transact(chassisSetupOps(db, settings));
+      const current = rootExternalIds(db);
+      const ids = chassisIds(current, settings);
+      await c.transact(chassisSetupOps(current, settings));
       console.log(Object.entries(ids).map(([k, v]) => `${k}=${v}`).join('\n'));
     } finally {
       c.close();

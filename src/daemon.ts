@@ -22,15 +22,17 @@ import { listenPluginSocket } from './server/plugin-server';
 import { NB_MONITOR } from './ovn/nb';
 import { OvnNetworks } from './driver/ovn-network';
 import { chassisSetupOps } from './ovs/chassis';
-import { rootExternalIds } from './ovs/open-vswitch';
+import { RootExternalIds } from './ovs/open-vswitch';
 import * as os from 'node:os';
 import * as fs from 'node:fs';
 import { OverlayManager, parsePeers } from './overlay/overlay';
 import { createControlServer } from './server/control';
+import { fullGc, IdleCollector } from './util/idle-gc';
 
 /** Tables and columns the daemon replicates from the Open_vSwitch database. */
 export const VSWITCH_MONITOR = {
-  Open_vSwitch: { columns: ['bridges', 'external_ids', 'cur_cfg', 'next_cfg', 'datapath_types'] },
+  // Not external_ids: read on demand (ovs/open-vswitch.ts says why).
+  Open_vSwitch: { columns: ['bridges', 'cur_cfg', 'next_cfg', 'datapath_types'] },
   Bridge: { columns: ['name', 'ports', 'datapath_type', 'external_ids'] },
   Port: { columns: ['name', 'interfaces', 'tag', 'external_ids'] },
   Interface: { columns: ['name', 'type', 'ofport', 'error', 'external_ids', 'bfd_status'] },
@@ -78,7 +80,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const log = createLogger(config.logLevel, config.name);
   const client = new OvsdbClient({ remote: config.ovsdb, database: 'Open_vSwitch', monitor: VSWITCH_MONITOR, logger: log.child({ component: 'ovsdb' }) });
   const db = dbFromClient(client);
-  const kv = new OvsKvStore(db);
+  const root = new RootExternalIds(db);
+  const kv = new OvsKvStore(db, root);
   const linkManager = new LinkManager();
   const linkDeleter = new LinkDeleter();
   const ethtool = new EthtoolClient();
@@ -92,21 +95,23 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const nbClient = config.ovnNb
     ? new OvsdbClient({ remote: config.ovnNb, database: 'OVN_Northbound', monitor: NB_MONITOR, logger: log.child({ component: 'ovn-nb' }) })
     : undefined;
-  const hostId = (): string => rootExternalIds(db)['system-id'] || config.systemId || os.hostname();
+  const hostId = (): string => root.snapshot['system-id'] || config.systemId || os.hostname();
   const ovn = nbClient ? new OvnNetworks({ nb: dbFromClient(nbClient), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
   const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => driver.networks.values(), log.child({ component: 'overlay' }));
   const configuredPeers = (): string[] | undefined => {
     if (config.peersFile) return parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
     return config.peers ? parsePeers(config.peers) : undefined;
   };
-  driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, ovn, ovnPortTimeoutMs: config.ovnPortTimeoutMs, overlay, underlayMtu: config.underlayMtu });
+  driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, ovn, ovnPortTimeoutMs: config.ovnPortTimeoutMs, overlay, underlayMtu: config.underlayMtu, hostSettings: () => root.refresh() });
   const infra = new NetworkInfra(db, links, config.name);
 
   const ready = (async () => {
     await Promise.all([client.connect(), nbClient?.connect()]);
+    await root.refresh();
     if (config.ovnSb && config.encapIp) {
-      await db.transact(chassisSetupOps(db, { ovnSb: config.ovnSb, encap: config.encap as 'geneve' | 'vxlan', encapIp: config.encapIp, systemId: config.systemId }));
+      await db.transact(chassisSetupOps(root.snapshot, { ovnSb: config.ovnSb, encap: config.encap as 'geneve' | 'vxlan', encapIp: config.encapIp, systemId: config.systemId }));
       log.info({ ovnSb: config.ovnSb, encapIp: config.encapIp }, 'chassis set up');
+      await root.refresh();
     }
     ipam.load();
     driver.load();
@@ -132,7 +137,16 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
 
   const socketPath = path.join(config.pluginDir, `${config.name}.sock`);
   const control = createControlServer({ driver, ipam, overlay, ovn });
-  const server = await listenPluginSocket({ socketPath, drivers: { network: driver, ipam }, control, logger: log, ready: readyWithin });
+  const gc = fullGc();
+  const idleGc = new IdleCollector(gc && (() => {
+    const before = process.memoryUsage();
+    const t0 = process.hrtime.bigint();
+    gc();
+    const after = process.memoryUsage();
+    const mb = (b: number): number => Math.round(b / 1048576);
+    log.debug({ ms: Number(process.hrtime.bigint() - t0) / 1e6, heapUsedMb: [mb(before.heapUsed), mb(after.heapUsed)], heapTotalMb: [mb(before.heapTotal), mb(after.heapTotal)], externalMb: mb(after.external), rssMb: mb(before.rss) }, 'idle: collected garbage');
+  }));
+  const server = await listenPluginSocket({ socketPath, drivers: { network: driver, ipam }, control, logger: log, ready: readyWithin, onRequest: () => idleGc.activity() });
   log.info({ socket: socketPath, ovsdb: config.ovsdb, ms: Date.now() - started }, 'listening');
 
   const stop = async (): Promise<void> => {
@@ -144,6 +158,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       server.closeIdleConnections();
     });
     clearInterval(idle);
+    idleGc.stop();
     await driver.drain();
     client.close();
     nbClient?.close();

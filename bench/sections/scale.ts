@@ -11,6 +11,7 @@ import { ensureSystemOvs } from '../../test/harness/ovs';
 import { run, runOk } from '../../test/harness/exec';
 import type { Ctx } from '../lib/context';
 import { onCleanup } from '../lib/cleanup';
+import { DAEMON_NODE_FLAGS } from '../../src/node-flags';
 import { Figure, SectionResult, target } from '../lib/figures';
 import { RUN_TAG, startBenchPlugin } from '../lib/plugins';
 import { benchBridge } from '../lib/ovs';
@@ -34,7 +35,7 @@ function startBareNode(kind: 'bare' | 'modules' | 'stack' = 'bare'): { pid: numb
     `try { require('fs').unlinkSync(${JSON.stringify(sock)}); } catch {} app.listen(${JSON.stringify(sock)});`,
   ].join(' ');
   const prelude = kind === 'modules' ? `require(${JSON.stringify(daemonJs)});` : kind === 'stack' ? stack : '';
-  const child = spawn(process.execPath, ['-e', `${prelude}setInterval(() => {}, 1 << 30)`], { stdio: 'ignore', cwd: repoRoot() });
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, '-e', `${prelude}setInterval(() => {}, 1 << 30)`], { stdio: 'ignore', cwd: repoRoot() });
   const exited = new Promise((r) => child.on('exit', r));
   const stop = onCleanup(`node (${kind})`, async () => {
     child.kill('SIGTERM');

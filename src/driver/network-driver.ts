@@ -24,7 +24,6 @@ import { parseCidr } from '../ipam/cidr';
 import { OvnNetworks } from './ovn-network';
 import { OVERHEAD, OverlayManager, autoVni } from '../overlay/overlay';
 import { lspName } from '../ovn/logical-switch-port';
-import { rootExternalIds } from '../ovs/open-vswitch';
 
 export interface DriverDeps {
   name: string;
@@ -44,6 +43,8 @@ export interface DriverDeps {
   overlay?: OverlayManager;
   /** MTU of the underlay, for automatic overlay MTUs. */
   underlayMtu?: number;
+  /** The host's OVS settings (the root row's external_ids: ovn-bridge, ovn-encap-type...), read now. */
+  hostSettings?: () => Promise<Readonly<Record<string, string>>>;
 }
 
 const GENERIC = 'com.docker.network.generic';
@@ -133,7 +134,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         parseCidr(d.Pool, 'subnet');
         if (d.Gateway) parseCidr(d.Gateway, 'gateway');
       }
-      if (opts.ovn) this.checkOvnNetwork(opts, ipv4);
+      if (opts.ovn) this.checkOvnNetwork(opts, ipv4, (await this.d.hostSettings?.()) ?? {});
       const rec: NetworkRecord = {
         id: req.NetworkID,
         options: opts,
@@ -183,14 +184,13 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   }
 
   /** An OVN network needs OVN, this host set up as a chassis, and addresses unique across hosts. */
-  private checkOvnNetwork(opts: ReturnType<typeof parseNetworkOptions>, ipv4: P.IPAMData[]): void {
+  private checkOvnNetwork(opts: ReturnType<typeof parseNetworkOptions>, ipv4: P.IPAMData[], ids: Readonly<Record<string, string>>): void {
     if (!this.d.ovn) throw new InputError('option ovn.switch needs the daemon to run with --ovn-nb <remote> (the OVN Northbound database)');
     for (const d of ipv4) {
       if (!this.d.ipam.isOurSpace(d.AddressSpace) && d.Pool !== '0.0.0.0/0') {
         throw new InputError(`ovn.switch networks span hosts: create them with --ipam-driver ${this.d.name} (as a managed plugin: its name with the tag, like ${this.d.name}:latest; Docker's default IPAM allocates per host and would hand the same address out on two hosts), or with --ipam-driver null when a DHCP server on the segment assigns addresses`);
       }
     }
-    const ids = rootExternalIds(this.d.db);
     const integration = ids['ovn-bridge'] || 'br-int';
     if (opts.bridge === 'br-int') opts.bridge = integration;
     if (!findBridge(this.d.db, opts.bridge)) {

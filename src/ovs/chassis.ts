@@ -19,10 +19,10 @@ export interface ChassisSettings {
 }
 
 
-export function chassisIds(db: Db, s: ChassisSettings): Record<string, string> {
+/** The settings to write, given the root row's external_ids as they are now (`current`). */
+export function chassisIds(current: Readonly<Record<string, string>>, s: ChassisSettings): Record<string, string> {
   if (!s.ovnSb) throw new InputError('--ovn-sb is required: the OVN Southbound database ovn-controller connects to (e.g. tcp:10.0.0.1:6642)');
   if (!isIPv4(s.encapIp)) throw new InputError(`--encap-ip: "${s.encapIp}" is not an IPv4 address of this host`);
-  const current = rootExternalIds(db);
   const datapath = s.datapath ?? (kernelHasOvsModule() ? 'system' : 'netdev');
   if (s.bridgeMappings && !/^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]{1,15}(,[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]{1,15})*$/.test(s.bridgeMappings)) {
     throw new InputError(`--bridge-mappings: "${s.bridgeMappings}" is not physnet:bridge[,physnet:bridge...]`);
@@ -39,8 +39,8 @@ export function chassisIds(db: Db, s: ChassisSettings): Record<string, string> {
   };
 }
 
-export function chassisSetupOps(db: Db, s: ChassisSettings): Operation[] {
-  return kvOps(chassisIds(db, s), undefined);
+export function chassisSetupOps(current: Readonly<Record<string, string>>, s: ChassisSettings): Operation[] {
+  return kvOps(chassisIds(current, s), undefined);
 }
 
 export interface ChassisStatus {

@@ -1,15 +1,18 @@
-// KvStore on the Open_vSwitch row's external_ids (keys "ocn.<driver>.<kind>.<id>").
+// KvStore on the Open_vSwitch row's external_ids (keys "ocn.<driver>.<kind>.<id>"). Records are
+// loaded once at start-up (from a select: the daemon does not monitor that map) and written
+// with map mutations inside the callers' transactions.
 import type { KvChange, KvStore } from '../state/kv';
 import type { Operation } from '../ovsdb/types';
 import type { Db } from './db';
-import { kvOps, rootExternalIds } from './open-vswitch';
+import { kvOps, RootExternalIds } from './open-vswitch';
 
 export class OvsKvStore implements KvStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly root: RootExternalIds) {}
 
+  /** From the root row as last read (RootExternalIds.refresh() before loading). */
   load(prefix: string): Map<string, string> {
     const out = new Map<string, string>();
-    for (const [k, v] of Object.entries(rootExternalIds(this.db))) if (k.startsWith(prefix)) out.set(k, v);
+    for (const [k, v] of Object.entries(this.root.snapshot)) if (k.startsWith(prefix)) out.set(k, v);
     return out;
   }
 

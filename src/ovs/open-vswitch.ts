@@ -1,6 +1,11 @@
 // The root Open_vSwitch row: bridge references, the plugin's kv records in external_ids, and
 // next_cfg, which ovs-vswitchd echoes into cur_cfg once it has applied a transaction.
-import type { Mutation, Operation } from '../ovsdb/types';
+//
+// The daemon does not monitor the root row's external_ids: with one key per IPAM address it
+// holds thousands of entries, and every address change would come back as a monitor update
+// whose map the cache copies whole (1,000 endpoints: ~2 MB of garbage per 20 attaches). The
+// daemon reads the map when it needs it (RootExternalIds) and writes it with mutations.
+import type { Mutation, Operation, WireValue } from '../ovsdb/types';
 import { Db, externalIds } from './db';
 import { mapDelete, mapPut } from './wire';
 
@@ -19,4 +24,40 @@ export function rootExternalIds(db: Db): Record<string, string> {
 export function kvOps(set: Record<string, string> | undefined, del: string[] | undefined): Operation[] {
   const mutations = [...mapDelete('external_ids', del ?? []), ...mapPut('external_ids', set ?? {})];
   return mutations.length ? [rootMutate(mutations)] : [];
+}
+
+/** Decodes a wire map of strings (["map", [[k, v], ...]]). */
+function decodeStringMap(v: WireValue | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (Array.isArray(v) && v[0] === 'map' && Array.isArray(v[1])) {
+    for (const pair of v[1] as unknown[]) {
+      if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string') out[pair[0]] = pair[1];
+    }
+  }
+  return out;
+}
+
+/** The root row's external_ids, read with a select: for a Db that does not monitor them. */
+export async function selectRootExternalIds(db: Db): Promise<Record<string, string>> {
+  const [res] = await db.transact([{ op: 'select', table: ROOT_TABLE, where: [], columns: ['external_ids'] }]);
+  return decodeStringMap(res?.rows?.[0]?.external_ids);
+}
+
+/**
+ * The root row's external_ids as last read: the plugin's records at start-up, and the host's
+ * settings (system-id, ovn-*), which `refresh()` reads again where they matter.
+ */
+export class RootExternalIds {
+  private ids: Record<string, string> = {};
+
+  constructor(private readonly db: Db) {}
+
+  get snapshot(): Readonly<Record<string, string>> {
+    return this.ids;
+  }
+
+  async refresh(): Promise<Readonly<Record<string, string>>> {
+    this.ids = await selectRootExternalIds(this.db);
+    return this.ids;
+  }
 }

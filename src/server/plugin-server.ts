@@ -22,6 +22,8 @@ export interface PluginServerOptions {
   logger: Logger;
   /** Resolves once the daemon's state is loaded; calls that need it wait for it. */
   ready: () => Promise<void>;
+  /** Called at the start of every plugin-protocol request. */
+  onRequest?: () => void;
 }
 
 function ids(body: unknown): Record<string, string> {
@@ -92,6 +94,7 @@ export function createPluginApp(opts: Omit<PluginServerOptions, 'socketPath'>): 
       return;
     }
     const started = process.hrtime.bigint();
+    opts.onRequest?.();
     const method = req.path.slice(1);
     let body: unknown;
     let outcome = 'ok';

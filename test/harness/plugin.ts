@@ -9,6 +9,7 @@ import { atExit, isAlive, signal, sleep, waitDead } from './exec';
 import { OVSDB_REMOTE } from './ovs';
 import { repoRoot } from './paths';
 import { unixRequest } from './unixhttp';
+import { DAEMON_NODE_FLAGS } from '../../src/node-flags';
 
 export const LEGACY_PLUGIN_DIR = '/run/docker/plugins';
 
@@ -121,8 +122,8 @@ class PluginImpl implements Plugin {
     const t0 = process.hrtime.bigint();
     // `ip netns exec` execs the command (no fork), so child.pid is still the daemon's PID
     const child = this.opts.netns
-      ? spawn('ip', ['netns', 'exec', this.opts.netns, process.execPath, ...this.argv], { stdio: ['ignore', 'pipe', 'pipe'], env: this.env })
-      : spawn(process.execPath, this.argv, { stdio: ['ignore', 'pipe', 'pipe'], env: this.env });
+      ? spawn('ip', ['netns', 'exec', this.opts.netns, process.execPath, ...DAEMON_NODE_FLAGS, ...this.argv], { stdio: ['ignore', 'pipe', 'pipe'], env: this.env })
+      : spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...this.argv], { stdio: ['ignore', 'pipe', 'pipe'], env: this.env });
     if (!child.pid) throw new Error(`could not spawn the plugin daemon (${this.argv[0]})`);
     this.child = child;
     this.pid = child.pid;
