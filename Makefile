@@ -26,9 +26,9 @@ test-unit: build
 bench: build
 	node dist/bench/run.js
 
-# Cross-host data path on the lab (OVN Geneve/VXLAN, plain overlays) against hand-wired paths.
+# Only the cross-host data path section of the suite (OVN Geneve/VXLAN, plain overlays; the lab).
 bench-multihost: build
-	node dist/bench/multihost.js
+	node dist/bench/run.js --only multihost
 
 clean:
 	rm -rf dist

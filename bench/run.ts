@@ -23,6 +23,7 @@ import { runLatency } from './sections/latency';
 import { runScale } from './sections/scale';
 import { runDocker } from './sections/docker';
 import { runDatapath } from './sections/datapath';
+import { runMultihost } from './sections/multihost';
 import { repoRoot } from '../test/harness/paths';
 
 const ALIASES: Record<string, SectionId> = {
@@ -30,6 +31,7 @@ const ALIASES: Record<string, SectionId> = {
   scale: 'scale', resources: 'scale', rss: 'scale', cpu: 'scale',
   docker: 'docker', dockerd: 'docker',
   datapath: 'datapath', iperf: 'datapath', throughput: 'datapath',
+  multihost: 'multihost', crosshost: 'multihost', overlay: 'multihost',
 };
 
 interface Args {
@@ -58,14 +60,14 @@ function parseArgs(argv: string[]): Args {
       }
       a.only = SECTIONS.filter((s) => want.has(s));
     } else if (x === '--help' || x === '-h') {
-      console.log('usage: node dist/bench/run.js [--only latency,scale,docker,datapath] [--quick] [--docs|--no-docs]');
+      console.log('usage: node dist/bench/run.js [--only latency,scale,docker,datapath,multihost] [--quick] [--docs|--no-docs]');
       process.exit(0);
     } else throw new Error(`unknown argument ${x} (see --help)`);
   }
   return a;
 }
 
-const RUNNERS: Record<SectionId, typeof runLatency> = { latency: runLatency, scale: runScale, docker: runDocker, datapath: runDatapath };
+const RUNNERS: Record<SectionId, typeof runLatency> = { latency: runLatency, scale: runScale, docker: runDocker, datapath: runDatapath, multihost: runMultihost };
 
 function stamp(d: Date): string {
   // ISO 8601 basic time, safe in file names: 2025-11-22T235901Z

@@ -2,8 +2,8 @@
 // run), the ratio between the two, its target and PASS/MISS.
 export type Unit = 'ms' | 's' | 'MB' | '%' | 'Gbit/s' | 'x' | '' ;
 
-export type SectionId = 'latency' | 'scale' | 'docker' | 'datapath';
-export const SECTIONS: SectionId[] = ['latency', 'scale', 'docker', 'datapath'];
+export type SectionId = 'latency' | 'scale' | 'docker' | 'datapath' | 'multihost';
+export const SECTIONS: SectionId[] = ['latency', 'scale', 'docker', 'datapath', 'multihost'];
 
 export interface Target {
   op: '<=' | '>=' | '<' | '==';

@@ -29,6 +29,7 @@ const TITLES: Record<SectionId, string> = {
   scale: '3 + 5. Scale and daemon resources',
   docker: '4. Through dockerd, against the built-in bridge driver',
   datapath: '6. Data path on one host, against a hand-wired OVS port pair',
+  multihost: '6. Data path across two hosts (OVN and plain overlays), against hand-wired paths',
 };
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
@@ -141,20 +142,7 @@ export function renderMarkdown(report: Report, jsonRel: string, svgName: string)
       if (sd.notes.length) out.push('');
     }
   }
-  const multihost = fs.existsSync(path.join(repoRoot(), 'docs', 'benchmarks-multihost.md'));
-  out.push(
-    '### Multi-host data path: not measured by this suite yet',
-    '',
-    'Throughput and latency between containers on two hosts (VXLAN/Geneve or OVN overlay) are not part of `make bench`;',
-    multihost
-      ? 'the multi-host work measures them separately (`make bench-multihost`, [benchmarks-multihost.md](benchmarks-multihost.md)).'
-      : 'they come with the multi-host work.',
-    '(For orientation only, from ../shared/notes/lab.md: across two userspace-datapath hosts a single TCP stream reached',
-    'about 0.69 Gbit/s, the same as on one bridge; the datapath, not the encapsulation, is the bottleneck.)',
-    '',
-    '## Floors and reasons',
-    '',
-  );
+  out.push('## Floors and reasons', '');
   if (!missed.length) out.push('Every target was met in this run.', '');
   const floors = floorsFor(report);
   for (const f of floors) out.push(`### ${f.title}`, '', f.text, '');
@@ -189,6 +177,9 @@ export function renderMarkdown(report: Report, jsonRel: string, svgName: string)
     '  them; then 100 `docker run -d` at once on each.',
     '- **Data path** (bench/sections/datapath.ts): iperf3 run from the host inside each container\'s network namespace',
     '  (`nsenter -n`), against two `ip netns` namespaces wired by hand onto a bridge of the same datapath type.',
+    '- **Across hosts** (bench/sections/multihost.ts): the lab of test/lab/ (two hosts in network namespaces, each with',
+    '  its own ovs-vswitchd; OVN central for the OVN rows), the plugin on each host, iperf3 between its containers and',
+    '  between namespaces wired by hand on the same fabric (`ovn-nbctl` logical ports on br-int; an `ovs-vsctl` tunnel port).',
     '- Profiling aid: `node dist/bench/profile.js --c 100 --n 200 [--variant …]` runs attach rounds against a daemon under',
     '  `node --cpu-prof`, prints where the machine\'s CPU went and the daemon\'s hottest functions.',
     '',
