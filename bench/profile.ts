@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { pluginCall } from '../test/harness/plugin';
 import { repoRoot } from '../test/harness/paths';
 import { flameGraphSvg } from './report/flame';
-import { pidsByComm } from '../test/harness/exec';
+import { pidsByComm, run } from '../test/harness/exec';
 import { purgeChains } from '../test/harness/iptables';
 import { chainNames } from '../src/net/firewall';
 import { PluginClient } from './lib/client';
@@ -26,7 +26,8 @@ import { removeRecords, RUN_TAG } from './lib/plugins';
 import { benchBridge } from './lib/ovs';
 import { freeSubnets } from './lib/subnets';
 import { round, runConcurrent, summarize } from './lib/stats';
-import { sleep, waitLinksGone } from './lib/util';
+import { linkExists, sleep, waitLinksGone } from './lib/util';
+import { DAEMON_NODE_FLAGS } from '../src/node-flags';
 import { attach, AttachedEp, createNetwork, deleteNetwork, detach, hostVeth } from './lib/workload';
 
 function arg(name: string, def: string): string {
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const name = `ocnb-${RUN_TAG}-prof`;
   const socket = `/run/docker/plugins/${name}.sock`;
-  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, bin, 'daemon', '--name', name, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, OCN_BENCH_VARIANT: variant } });
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`, bin, 'daemon', '--name', name, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, OCN_BENCH_VARIANT: variant } });
   const pid = child.pid!;
   const exited = new Promise((r) => child.on('exit', r));
   onCleanup(`profiled daemon ${name}`, async () => {
@@ -105,7 +106,13 @@ async function main(): Promise<void> {
       await sleep(20);
     }
     const client = new PluginClient(socket);
-    const [subnet] = freeSubnets(1);
+    // Room for n endpoints and the gateway (a /24 holds 253).
+    const [subnet] = freeSubnets(1, Math.min(24, 32 - Math.ceil(Math.log2(n + 3))));
+    // Veths of endpoints still attached when a round fails: the daemon's stop does not remove them.
+    const attached = new Set<string>();
+    onCleanup('endpoint veths', async () => {
+      for (const v of attached) if (linkExists(v)) await run('ip', ['link', 'del', v]);
+    });
     const net = await createNetwork(client, { bridge: benchBridge('f'), subnet, vlan: 10, gateway });
     const others = { ovsdb: pidsByComm('ovsdb-server'), vswitchd: pidsByComm('ovs-vswitchd') };
     const ticks = () => ({
@@ -121,6 +128,7 @@ async function main(): Promise<void> {
       const w0 = Date.now();
       const at = await runConcurrent(n, c, async (i) => {
         eps[i] = await attach(net);
+        attached.add(hostVeth(eps[i].id, false));
       });
       const t1 = ticks();
       const secs = (Date.now() - w0) / 1000;
@@ -133,6 +141,7 @@ async function main(): Promise<void> {
         await detach(net, eps[i]);
       });
       await waitLinksGone(eps.map((e) => hostVeth(e.id, false)), 60_000);
+      for (const e of eps) attached.delete(hostVeth(e.id, false));
       await sleep(200);
     };
     for (let r = 0; r < rounds; r++) await one();
