@@ -80,6 +80,8 @@ interface Session {
   splitter: JsonSplitter;
   probe: InactivityProbe;
   established: boolean;
+  /** Messages written in this event-loop turn, sent together at its end (see write()). */
+  outbox?: string[];
 }
 
 interface Message {
@@ -582,9 +584,25 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     this.write(s, { method: call.method, params: call.params, id: call.id });
   }
 
+  /**
+   * Queues one message; what the turn's callbacks wrote goes out in one write at its end. With
+   * many requests in flight (100 attaches) that is one system call for many transactions instead
+   * of one each, and ovsdb-server reads them in one go.
+   */
   private write(s: Session, msg: object): void {
+    if (s.sock.destroyed) return;
     // JSON-RPC 1.0: no "jsonrpc" member, or ovsdb-server drops the connection.
-    if (!s.sock.destroyed) s.sock.write(JSON.stringify(msg));
+    const text = JSON.stringify(msg);
+    if (s.outbox) {
+      s.outbox.push(text);
+      return;
+    }
+    s.outbox = [text];
+    setImmediate(() => {
+      const out = s.outbox!;
+      s.outbox = undefined;
+      if (!s.sock.destroyed) s.sock.write(out.length === 1 ? out[0] : out.join(''));
+    });
   }
 
   private settle(call: Call, err: Error): void {

@@ -35,6 +35,8 @@ interface Msg {
 class FakeServer extends EventEmitter<{ reply: [Msg] }> {
   readonly received: Msg[] = [];
   readonly echoReplies: Msg[] = [];
+  /** How many messages each chunk read from the client completed. */
+  readonly perChunk: number[] = [];
   private readonly server = net.createServer((sock) => this.serve(sock));
   private sock: net.Socket | undefined;
 
@@ -61,7 +63,9 @@ class FakeServer extends EventEmitter<{ reply: [Msg] }> {
     this.sock = sock;
     const splitter = new JsonSplitter();
     sock.on('data', (chunk) => {
-      for (const text of splitter.push(chunk)) {
+      const texts = splitter.push(chunk);
+      this.perChunk.push(texts.length);
+      for (const text of texts) {
         const m = JSON.parse(text) as Msg;
         this.received.push(m);
         if (m.method === undefined) {
@@ -126,6 +130,25 @@ describe('OvsdbClient protocol details (fake server)', { timeout: 30_000 }, () =
     const inserted = c.waitFor('T', (r) => (r.name === 'two' ? r : undefined), 2000);
     await c.transact([ops.comment('x')]);
     assert.deepEqual(await inserted, { _uuid: 'u2', name: 'two', ids: {} });
+  });
+
+  it('sends what one event-loop turn wrote in one write (one system call for many transactions)', async () => {
+    const from = fake.perChunk.length;
+    const writes: number[] = [];
+    const original = net.Socket.prototype.write;
+    net.Socket.prototype.write = function (this: net.Socket, data: unknown, ...rest: unknown[]) {
+      if (typeof data === 'string' && data.includes('"transact"')) writes.push(data.split('"transact"').length - 1);
+      return (original as (...a: unknown[]) => boolean).call(this, data, ...rest);
+    } as typeof original;
+    let results: unknown[];
+    try {
+      results = await Promise.all(Array.from({ length: 20 }, (_, i) => c.transact([ops.comment(`batch ${i}`)])));
+    } finally {
+      net.Socket.prototype.write = original;
+    }
+    assert.equal(results.length, 20);
+    assert.deepEqual(writes, [20], 'one write carried the 20 transactions');
+    assert.equal(fake.perChunk.slice(from).filter((n) => n > 0)[0], 20, 'and the server read them together');
   });
 
   it('answers the server\'s echo with the same params', async () => {
