@@ -57,6 +57,7 @@ export function linkOpsFrom(links: LinkManager, deleter: LinkDeleter, ethtool: E
     getLink: (n) => links.getLink(n),
     listLinks: () => links.listLinks(),
     setUp: (n) => links.setUp(n),
+    setAlias: (n, a) => links.setAlias(n, a),
     setMtu: (n, m) => links.setMtu(n, m),
     addAddress: (n, c) => links.addAddress(n, c, { noDad: true }),
     waitForLink: (n, ms) => links.waitForLink(n, ms),

@@ -9,6 +9,7 @@ export interface LinkOps {
   getLink(name: string): Promise<LinkInfo | undefined>;
   listLinks(): Promise<LinkInfo[]>;
   setUp(name: string): Promise<void>;
+  setAlias(name: string, alias: string): Promise<void>;
   setMtu(name: string, mtu: number): Promise<void>;
   addAddress(name: string, cidr: string): Promise<void>;
   waitForLink(name: string, timeoutMs: number): Promise<LinkInfo>;

@@ -291,7 +291,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const ep: Endpoint = { id: req.EndpointID, networkId: net.id, hostIf: names.host, peerIf: names.container, mac, ipv4, ipv6, macGenerated, ports: [] };
       const bridge = findBridge(this.d.db, net.options.bridge);
       if (!bridge) throw new InputError(`CreateEndpoint: bridge ${net.options.bridge} of network ${short(net.id)} no longer exists; remove and recreate the network`);
-      const veth = { name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac, alias: vethAlias(this.d.name) };
+      const veth = { name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac };
       try {
         await this.d.links.createVethPair(veth);
       } catch (err) {
@@ -316,7 +316,13 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         // The userspace datapath reads what the container sends from the host end's socket as is:
         // the container end must not leave checksums to a NIC. The host end only carries frames
         // ovs-vswitchd writes whole, so its offloads do not matter.
-        await Promise.all([addPort(), net.datapath === 'netdev' ? this.d.links.disableTxChecksum(names.container) : undefined]);
+        // The alias names this daemon, so that its start-up sweep knows the veth for its own if
+        // a crash leaves it without a port (the kernel applies no alias given at creation).
+        await Promise.all([
+          addPort(),
+          net.datapath === 'netdev' ? this.d.links.disableTxChecksum(names.container) : undefined,
+          this.d.links.setAlias(names.host, vethAlias(this.d.name)),
+        ]);
       } catch (err) {
         if (undoPort.length) await this.d.db.transact(undoPort).catch(() => undefined);
         await this.d.links.deleteLink(names.host);

@@ -197,7 +197,6 @@ export class LinkManager {
       linkinfo: encodeVethLinkInfo({ name: o.peerName, mtu: o.mtu, mac: o.peerMac }),
     };
     if (o.mac !== undefined) attrs.address = parseMac(o.mac);
-    if (o.alias !== undefined) attrs.ifalias = o.alias;
     // ifi_flags/ifi_change on a NEWLINK are applied to the new device once registered.
     await this.request(
       RTM_NEWLINK,
@@ -205,6 +204,15 @@ export class LinkManager {
       FlagsNew.CREATE | FlagsNew.EXCL,
       `create veth ${o.name}/${o.peerName}`,
     );
+    if (o.alias !== undefined) await this.setAlias(o.name, o.alias);
+  }
+
+  /**
+   * Sets a link's alias (`ip link set NAME alias ALIAS`). The kernel ignores IFLA_IFALIAS in the
+   * request that creates a link; only a SETLINK applies it.
+   */
+  async setAlias(name: string, alias: string): Promise<void> {
+    await this.setLink(name, {}, { ifalias: alias }, 'set alias');
   }
 
   /** Deletes a link (a veth takes its peer with it). False if there was none. */

@@ -193,6 +193,11 @@ test('kill -9 and restart: live ports untouched, dead ones collected, orphan vet
   const dead = await attach(p, id, '10.205.0.4/24', `dd${tag}`);
   // An endpoint whose veth vanished.
   const gone = await attach(p, id, '10.205.0.5/24', `gn${tag}`);
+  // A veth the daemon made whose port never got committed (a crash in between): its port goes.
+  const unported = hexId();
+  await ok(p, 'NetworkDriver.CreateEndpoint', { NetworkID: id, EndpointID: unported, Interface: { Address: '10.205.0.6/24', AddressIPv6: '', MacAddress: '' }, Options: {} });
+  const unportedVeth = `ocnh${unported.slice(0, 11)}`;
+  assert.equal((await runOk('cat', [`/sys/class/net/${unportedVeth}/ifalias`])).stdout.trim(), `ocn:${p.name}`, 'the daemon marks its veths');
   const liveIndex = (await runOk('cat', [`/sys/class/net/${live.host}/ifindex`])).stdout.trim();
   const liveUuid = await vsctl('get', 'Interface', live.host, '_uuid');
   await p.kill9();
@@ -201,6 +206,7 @@ test('kill -9 and restart: live ports untouched, dead ones collected, orphan vet
   await runOk('ip', ['-n', dead.ns, 'link', 'set', 'eth0', 'name', `ocnc${dead.endpointId.slice(0, 11)}`]);
   await runOk('ip', ['-n', dead.ns, 'link', 'set', `ocnc${dead.endpointId.slice(0, 11)}`, 'netns', '1']);
   await runOk('ip', ['link', 'del', gone.host]);
+  await vsctl('del-port', unportedVeth);
   const orphan = `ocnh${crypto.randomBytes(6).toString('hex').slice(0, 11)}`;
   await runOk('ip', ['link', 'add', orphan, 'type', 'veth', 'peer', 'name', `ocnc${orphan.slice(4)}`]);
   await runOk('ip', ['link', 'set', 'dev', orphan, 'alias', `ocn:${p.name}`]);
@@ -219,6 +225,7 @@ test('kill -9 and restart: live ports untouched, dead ones collected, orphan vet
   assert.ok(await waitGone(dead.host), 'dead endpoint veth removed');
   assert.equal((await vsctlRun('get', 'Port', gone.host, 'name')).code, 1, 'port of a vanished veth removed');
   assert.ok(await waitGone(orphan), 'orphan veth removed');
+  assert.ok(await waitGone(unportedVeth), 'the daemon\'s own veth without a port removed');
   assert.ok(await linkExists(foreign), "another daemon's veth is left alone");
   await runOk('ip', ['link', 'del', foreign]);
   const rec = p.logRecords().find((r) => r.msg === 'state loaded and reconciled' && (r.staleEndpoints as number) >= 2);

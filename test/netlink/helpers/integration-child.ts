@@ -115,6 +115,16 @@ function defineTests(): void {
     }
   });
 
+  test('createVethPair with an alias: the host end carries it (a second request: creation ignores it)', async () => {
+    await links.createVethPair({ name: 'ocnth7', peerName: 'ocntc7', mtu: 1500, alias: 'ocn:test' });
+    assert.equal((await links.getLink('ocnth7'))?.alias, 'ocn:test');
+    assert.equal(sh('cat', '/sys/class/net/ocnth7/ifalias').trim(), 'ocn:test');
+    assert.equal((await links.getLink('ocntc7'))?.alias, undefined, 'not the peer');
+    await links.setAlias('ocntc7', 'ocn:other');
+    assert.equal(sh('cat', '/sys/class/net/ocntc7/ifalias').trim(), 'ocn:other');
+    assert.equal(await links.deleteLink('ocnth7'), true);
+  });
+
   test('createVethPair without MACs gets random unicast ones', async () => {
     await links.createVethPair({ name: 'ocnth1', peerName: 'ocntc1', mtu: 9000 });
     const [h, c] = [await links.getLink('ocnth1'), await links.getLink('ocntc1')];
