@@ -28,7 +28,8 @@ interface Side {
   serverIp: string;
 }
 
-function iperfGbps(json: string): number {
+/** Gbit/s received, from `iperf3 -J` output; throws with iperf3's own error. */
+export function iperfGbps(json: string): number {
   const r = JSON.parse(json) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
   if (r.error) throw new Error(`iperf3: ${r.error}`);
   const bps = r.end?.sum_received?.bits_per_second;

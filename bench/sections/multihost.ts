@@ -15,6 +15,7 @@ import { onCleanup } from '../lib/cleanup';
 import { Figure, SectionResult } from '../lib/figures';
 import { median, round } from '../lib/stats';
 import { sleep } from '../lib/util';
+import { iperfGbps } from './datapath';
 
 interface Row { path: string; ours: number[]; hand: number[]; joinMs: number }
 
@@ -23,8 +24,7 @@ async function iperf(serverNs: string, serverIp: string, clientNs: string, secon
   await sleep(400);
   const c = await runOk('ip', ['netns', 'exec', clientNs, 'iperf3', '-c', serverIp, '-t', String(seconds), '-J'], { timeoutMs: 60_000 });
   await srv;
-  const j = JSON.parse(c.stdout) as { end: { sum_received: { bits_per_second: number } } };
-  return j.end.sum_received.bits_per_second / 1e9;
+  return iperfGbps(c.stdout);
 }
 
 /** Rounds alternate ours and hand-wired, so drift on the shared machine hits both. */

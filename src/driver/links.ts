@@ -4,7 +4,7 @@ import type { LinkInfo } from '../netlink/links';
 export type { LinkInfo };
 
 export interface LinkOps {
-  createVethPair(o: { name: string; peerName: string; mtu: number; peerMac?: string; alias?: string }): Promise<void>;
+  createVethPair(o: { name: string; peerName: string; mtu: number; peerMac?: string }): Promise<void>;
   deleteLink(name: string): Promise<boolean>;
   getLink(name: string): Promise<LinkInfo | undefined>;
   listLinks(): Promise<LinkInfo[]>;

@@ -153,7 +153,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         rec.overlay.vlan = this.d.overlay.localVlan(rec);
         opts.vlan ??= rec.overlay.vlan;
         // Encapsulated frames must fit the underlay: OVS userspace never fragments them.
-        if (opts.mtu === undefined) rec.mtu = (this.d.underlayMtu ?? 1500) - OVERHEAD[opts.overlay];
+        if (opts.mtu === undefined) rec.mtu = this.overlayMtu(opts.overlay);
       }
       if (ipv6Data.length && rec.mtu < 1280) throw new InputError(`option mtu: ${rec.mtu} is below 1280, the IPv6 minimum`);
       if (opts.ovn) await this.d.ovn!.bind(rec);
@@ -261,13 +261,18 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     });
   }
 
+  /** The MTU that fits an overlay's frames into the underlay (OVS userspace never fragments them). */
+  private overlayMtu(type: keyof typeof OVERHEAD): number {
+    return (this.d.underlayMtu ?? 1500) - OVERHEAD[type];
+  }
+
   /** Swarm managers: what we return here is what every node gets as CreateNetwork options. */
   async allocateNetwork(req: P.AllocateNetworkRequest): Promise<P.AllocateNetworkResponse> {
     const opts = parseNetworkOptions(req.Options ?? {}, (req.IPv6Data ?? []).length > 0);
     const out: Record<string, string> = { ...(req.Options ?? {}) };
     // An overlay's MTU is chosen here, once, so every node uses the same one and
     // `docker network inspect` shows it (these options are the swarm network's options).
-    if (opts.overlay && opts.mtu === undefined) out.mtu = String((this.d.underlayMtu ?? 1500) - OVERHEAD[opts.overlay]);
+    if (opts.overlay && opts.mtu === undefined) out.mtu = String(this.overlayMtu(opts.overlay));
     return { Options: out };
   }
 

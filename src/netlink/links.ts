@@ -66,8 +66,6 @@ export interface LinkInfo {
 }
 
 export interface VethPairOptions {
-  /** IFLA_IFALIAS of the host side. */
-  alias?: string;
   /** Host side: stays in this netns and is set up. */
   name: string;
   /** Container side: left down, for Docker to move into the sandbox. */
@@ -204,7 +202,6 @@ export class LinkManager {
       FlagsNew.CREATE | FlagsNew.EXCL,
       `create veth ${o.name}/${o.peerName}`,
     );
-    if (o.alias !== undefined) await this.setAlias(o.name, o.alias);
   }
 
   /**

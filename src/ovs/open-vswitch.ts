@@ -5,7 +5,8 @@
 // holds thousands of entries, and every address change would come back as a monitor update
 // whose map the cache copies whole (1,000 endpoints: ~2 MB of garbage per 20 attaches). The
 // daemon reads the map when it needs it (RootExternalIds) and writes it with mutations.
-import type { Mutation, Operation, WireValue } from '../ovsdb/types';
+import type { Mutation, Operation } from '../ovsdb/types';
+import { decodeMapEntries } from '../ovsdb/schema';
 import { Db, externalIds } from './db';
 import { mapDelete, mapPut } from './wire';
 
@@ -26,21 +27,12 @@ export function kvOps(set: Record<string, string> | undefined, del: string[] | u
   return mutations.length ? [rootMutate(mutations)] : [];
 }
 
-/** Decodes a wire map of strings (["map", [[k, v], ...]]). */
-function decodeStringMap(v: WireValue | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (Array.isArray(v) && v[0] === 'map' && Array.isArray(v[1])) {
-    for (const pair of v[1] as unknown[]) {
-      if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string') out[pair[0]] = pair[1];
-    }
-  }
-  return out;
-}
-
 /** The root row's external_ids, read with a select: for a Db that does not monitor them. */
 export async function selectRootExternalIds(db: Db): Promise<Record<string, string>> {
   const [res] = await db.transact([{ op: 'select', table: ROOT_TABLE, where: [], columns: ['external_ids'] }]);
-  return decodeStringMap(res?.rows?.[0]?.external_ids);
+  const wire = res?.rows?.[0]?.external_ids;
+  // external_ids is a string-to-string map; the values come back as strings.
+  return wire === undefined ? {} : (decodeMapEntries(wire) as Record<string, string>);
 }
 
 /**

@@ -115,8 +115,9 @@ function defineTests(): void {
     }
   });
 
-  test('createVethPair with an alias: the host end carries it (a second request: creation ignores it)', async () => {
-    await links.createVethPair({ name: 'ocnth7', peerName: 'ocntc7', mtu: 1500, alias: 'ocn:test' });
+  test('setAlias on a new veth: the host end carries it (creation ignores IFLA_IFALIAS)', async () => {
+    await links.createVethPair({ name: 'ocnth7', peerName: 'ocntc7', mtu: 1500 });
+    await links.setAlias('ocnth7', 'ocn:test');
     assert.equal((await links.getLink('ocnth7'))?.alias, 'ocn:test');
     assert.equal(sh('cat', '/sys/class/net/ocnth7/ifalias').trim(), 'ocn:test');
     assert.equal((await links.getLink('ocntc7'))?.alias, undefined, 'not the peer');
