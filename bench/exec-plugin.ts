@@ -77,7 +77,7 @@ class ExecNetworkDriver implements P.NetworkDriver {
 
   firewallState(): FirewallState {
     const s: FirewallState = { v4: { networks: [], ports: [] }, v6: { networks: [], ports: [] } };
-    for (const n of this.networks.values()) if (n.gwPort) s.v4.networks.push({ id: n.id, subnets: n.pools });
+    for (const n of this.networks.values()) if (n.gwPort) s.v4.networks.push({ id: n.id, subnets: n.pools, gateway: n.gwPort });
     return s;
   }
 

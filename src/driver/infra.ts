@@ -4,19 +4,21 @@ import * as fs from 'node:fs';
 import type { Operation } from '../ovsdb/types';
 import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
 import { createBridgeOps, findBridge, deleteBridgeOps } from '../ovs/bridge';
-import { addPortOps, deletePortOps, findPort } from '../ovs/port';
+import { addPortOps, deletePortOps, findPort, trunkVlanOps } from '../ovs/port';
 import { ConflictError, InputError } from '../util/errors';
 import type { LinkOps } from './links';
 import type { NetworkRecord } from './model';
 import type { Datapath } from './options';
+import { vlanOf } from './vlans';
 import { named } from '../ovs/wire';
+import { GATEWAY_PORT_PREFIX } from '../netlink/names';
 
 export function kernelHasOvsModule(): boolean {
   return fs.existsSync('/sys/module/openvswitch');
 }
 
 export function gatewayPortName(networkId: string): string {
-  return `ocng${networkId.slice(0, 11)}`;
+  return `${GATEWAY_PORT_PREFIX}${networkId.slice(0, 11)}`;
 }
 
 /** Gateway CIDRs of the network (from Docker's IPAM data), IPv4 first. */
@@ -63,9 +65,12 @@ export class NetworkInfra {
       if (port) {
         const onThis = existing && Array.isArray(existing.ports) && (existing.ports as string[]).includes(port._uuid);
         if (!onThis) throw new ConflictError(`option uplink: ${o.uplink} is already a port of another bridge`);
+        // Ours: it carries exactly the VLANs of the networks that leave through it. A user's own
+        // port is theirs to configure.
+        if (ownedBy(port, this.driver, 'uplink')) ops.push(...trunkVlanOps(port, vlanOf(net), true));
       } else {
         if (!(await this.links.getLink(o.uplink))) throw new InputError(`option uplink: interface ${o.uplink} does not exist on this host`);
-        ops.push(...addPortOps(bridgeRef, { name: o.uplink, type: '', externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink' } }, 'uplink'));
+        ops.push(...addPortOps(bridgeRef, { name: o.uplink, type: '', trunks: [vlanOf(net)], externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink' } }, 'uplink'));
         net.createdUplink = true;
       }
     }
@@ -74,7 +79,7 @@ export class NetworkInfra {
       net.gatewayPort = name;
       if (!findPort(this.db, name)) {
         ops.push(...addPortOps(bridgeRef, {
-          name, type: 'internal', tag: o.vlan, mtuRequest: net.mtu,
+          name, type: 'internal', access: vlanOf(net), mtuRequest: net.mtu,
           externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'gateway', 'ocn-network': net.id },
         }, 'gwport'));
       }
@@ -103,9 +108,11 @@ export class NetworkInfra {
     const ops: Operation[] = [];
     if (net.gatewayPort) ops.push(...deletePortOps(this.db, net.gatewayPort));
     const sameBridge = others.filter((n) => n.options.bridge === net.options.bridge);
-    if (net.options.uplink && net.createdUplink && !sameBridge.some((n) => n.options.uplink === net.options.uplink)) {
-      const port = findPort(this.db, net.options.uplink);
-      if (port && ownedBy(port, this.driver, 'uplink')) ops.push(...deletePortOps(this.db, net.options.uplink));
+    const uplink = net.options.uplink ? findPort(this.db, net.options.uplink) : undefined;
+    if (uplink && ownedBy(uplink, this.driver, 'uplink')) {
+      const shared = sameBridge.some((n) => n.options.uplink === net.options.uplink);
+      if (shared) ops.push(...trunkVlanOps(uplink, vlanOf(net), false));
+      else ops.push(...deletePortOps(this.db, net.options.uplink!)); // whichever network made it
     }
     if (!sameBridge.length) {
       const br = findBridge(this.db, net.options.bridge);

@@ -19,6 +19,8 @@ export interface NetworkRecord {
   createdUplink: boolean;
   /** OVN networks: the logical switch bound and this network's reference on it. */
   ovn?: { switch: string; ref: string; createdSwitch?: boolean };
+  /** The VLAN in options.vlan was picked by the plugin (no -o vlan). */
+  autoVlan?: boolean;
   /** Plain overlay: encapsulation, VNI and the local VLAN mapped to it. */
   overlay?: { type: 'vxlan' | 'geneve'; vni: number; vlan: number };
 }

@@ -3,7 +3,8 @@
 // undoes what it did when it fails, so a failed request leaves nothing behind.
 import type * as P from '../protocol/network';
 import type { FirewallState, PublishedPort } from '../net/firewall';
-import type { Firewall } from '../net/firewall';
+import { chainNames, type Firewall } from '../net/firewall';
+import { boundPorts, dnatPorts, portKey } from '../net/host-ports';
 import type { Ipam } from '../ipam/ipam';
 import type { KvStore } from '../state/kv';
 import type { Logger } from '../util/log';
@@ -12,12 +13,13 @@ import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
 import { findBridge } from '../ovs/bridge';
 import { addPortOps, undoAddPortOps, deletePortOps, findInterface, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
 import { vethNames } from '../netlink/names';
-import { InputError } from '../util/errors';
+import { ConflictError, InputError } from '../util/errors';
 import { KeyedMutex } from '../util/keyed-mutex';
 import type { LinkOps } from './links';
 import { DEFAULT_MTU, EP, Endpoint, NetworkRecord, endpointFromIds, endpointToIds } from './model';
 import { macFor, normaliseMac } from './mac';
 import { parseNetworkOptions } from './options';
+import { assignVlan, vlanOf } from './vlans';
 import { NetworkInfra, resolveDatapath } from './infra';
 import { publishedPorts } from './ports';
 import { parseCidr } from '../ipam/cidr';
@@ -57,6 +59,8 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   readonly networks = new Map<string, NetworkRecord>();
   readonly endpoints = new Map<string, Endpoint>();
   private readonly lock = new KeyedMutex();
+  /** Networks being created: their VLANs are taken already. */
+  private readonly creating = new Map<string, NetworkRecord>();
   private readonly infra: NetworkInfra;
   private readonly netPrefix: string;
   /** Veth deletions run after the answer (the kernel takes ~20 ms per veth). */
@@ -92,8 +96,9 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       if (!n.gatewayPort) continue;
       const v4 = n.ipv4.filter((d) => d.Gateway).map((d) => d.Pool);
       const v6 = n.ipv6.filter((d) => d.Gateway).map((d) => d.Pool);
-      if (v4.length) s.v4.networks.push({ id: n.id, subnets: v4 });
-      if (v6.length) s.v6.networks.push({ id: n.id, subnets: v6 });
+      const net = { id: n.id, gateway: n.gatewayPort, tenant: n.options.tenantId };
+      if (v4.length) s.v4.networks.push({ ...net, subnets: v4 });
+      if (v6.length) s.v6.networks.push({ ...net, subnets: v6 });
     }
     for (const ep of this.endpoints.values()) {
       if (this.networks.get(ep.networkId)?.ovn) continue; // OVN publishes on its router
@@ -147,57 +152,70 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       };
       if (opts.overlay) {
         if (!this.d.overlay) throw new InputError('option overlay is not available in this daemon');
-        const vni = opts.vni ?? autoVni(rec.id);
-        rec.overlay = { type: opts.overlay, vni, vlan: 0 };
+        rec.overlay = { type: opts.overlay, vni: opts.vni ?? autoVni(rec.id), vlan: 0 };
         this.d.overlay.checkVni(rec);
-        rec.overlay.vlan = this.d.overlay.localVlan(rec);
-        opts.vlan ??= rec.overlay.vlan;
         // Encapsulated frames must fit the underlay: OVS userspace never fragments them.
         if (opts.mtu === undefined) rec.mtu = this.overlayMtu(opts.overlay);
       }
       if (ipv6Data.length && rec.mtu < 1280) throw new InputError(`option mtu: ${rec.mtu} is below 1280, the IPv6 minimum`);
-      if (opts.ovn) await this.d.ovn!.bind(rec);
-      let ops: Operation[];
+      // The VLAN is decided and held (this.creating) before the first await, so concurrent
+      // creates on one bridge never pick the same one.
+      if (!opts.ovn) assignVlan(rec, [...this.networks.values(), ...this.creating.values()]);
+      if (rec.overlay) rec.overlay.vlan = vlanOf(rec);
+      this.creating.set(rec.id, rec);
       try {
-        ops = await this.infra.planCreate(rec);
-      } catch (err) {
-        if (rec.ovn) await this.d.ovn!.unbind(rec).catch(() => undefined);
-        throw err;
-      }
-      // The rules' iptables-restore (the longest step, ≈ 6 ms of its own) starts with the
-      // transaction and runs on while ovs-vswitchd creates the gateway device; it needs only the
-      // record in this.networks.
-      this.networks.set(rec.id, rec);
-      const rules = rec.gatewayPort ? this.d.firewall.apply() : undefined;
-      try {
-        await this.d.db.transact([...ops, ...this.d.kv.ops({ set: { [this.netPrefix + rec.id]: JSON.stringify(rec) } })]);
-      } catch (err) {
-        this.networks.delete(rec.id);
-        const undo = (what: string) => (e: unknown) => this.d.log.warn({ network: short(rec.id), err: String(e) }, `${what} not undone`);
-        if (rules) {
-          void rules.catch(() => undefined); // superseded: the next load is the set without it
-          await this.d.firewall.apply().catch(undo('firewall rules'));
-        }
-        if (rec.ovn) await this.d.ovn!.unbind(rec).catch(undo('OVN binding'));
-        throw err;
-      }
-      try {
-        await Promise.all([this.infra.configureGateway(rec), rules]);
-        if (rec.overlay) await this.d.overlay!.sync();
-        const book = rec.ovn ? this.d.ovn!.book(rec) : undefined;
-        for (const d of [...ipv4, ...ipv6Data]) {
-          if (this.d.ipam.isOurSpace(d.AddressSpace)) await this.d.ipam.bindNetwork(d.AddressSpace, d.Pool, rec.id, book);
-        }
-      } catch (err) {
-        // Settle the rules' load before the rollback reloads them.
-        await rules?.catch(() => undefined);
-        this.d.log.warn({ network: short(rec.id), err: String(err) }, 'network create failed, rolling back');
-        await this.removeNetwork(rec);
-        throw err;
+        await this.createNetworkRecorded(rec);
+      } finally {
+        this.creating.delete(rec.id);
       }
       this.d.log.info({ network: short(rec.id), bridge: opts.bridge, datapath: rec.datapath, vlan: opts.vlan, mtu: rec.mtu, overlay: rec.overlay, gateway: rec.gatewayPort ?? 'none' }, 'network created');
       return ok();
     });
+  }
+
+  /** Builds what a validated network record describes, or nothing when a step fails. */
+  private async createNetworkRecorded(rec: NetworkRecord): Promise<void> {
+    const ipv4 = rec.ipv4;
+    const ipv6Data = rec.ipv6;
+    if (rec.options.ovn) await this.d.ovn!.bind(rec);
+    let ops: Operation[];
+    try {
+      ops = await this.infra.planCreate(rec);
+    } catch (err) {
+      if (rec.ovn) await this.d.ovn!.unbind(rec).catch(() => undefined);
+      throw err;
+    }
+    // The rules' iptables-restore (the longest step, ≈ 6 ms of its own) starts with the
+    // transaction and runs on while ovs-vswitchd creates the gateway device; it needs only the
+    // record in this.networks.
+    this.networks.set(rec.id, rec);
+    const rules = rec.gatewayPort ? this.d.firewall.apply() : undefined;
+    try {
+      await this.d.db.transact([...ops, ...this.d.kv.ops({ set: { [this.netPrefix + rec.id]: JSON.stringify(rec) } })]);
+    } catch (err) {
+      this.networks.delete(rec.id);
+      const undo = (what: string) => (e: unknown) => this.d.log.warn({ network: short(rec.id), err: String(e) }, `${what} not undone`);
+      if (rules) {
+        void rules.catch(() => undefined); // superseded: the next load is the set without it
+        await this.d.firewall.apply().catch(undo('firewall rules'));
+      }
+      if (rec.ovn) await this.d.ovn!.unbind(rec).catch(undo('OVN binding'));
+      throw err;
+    }
+    try {
+      await Promise.all([this.infra.configureGateway(rec), rules]);
+      if (rec.overlay) await this.d.overlay!.sync();
+      const book = rec.ovn ? this.d.ovn!.book(rec) : undefined;
+      for (const d of [...ipv4, ...ipv6Data]) {
+        if (this.d.ipam.isOurSpace(d.AddressSpace)) await this.d.ipam.bindNetwork(d.AddressSpace, d.Pool, rec.id, book);
+      }
+    } catch (err) {
+      // Settle the rules' load before the rollback reloads them.
+      await rules?.catch(() => undefined);
+      this.d.log.warn({ network: short(rec.id), err: String(err) }, 'network create failed, rolling back');
+      await this.removeNetwork(rec);
+      throw err;
+    }
   }
 
   /** An OVN network needs OVN, this host set up as a chassis, and addresses unique across hosts. */
@@ -315,7 +333,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
           ids['iface-id'] = lspName(ep.id);
         }
         const addPort = async () => {
-          const results = await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', tag: net.options.vlan, externalIds: ids }));
+          const results = await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', access: net.ovn ? undefined : vlanOf(net), externalIds: ids }));
           undoPort = undoAddPortOps(bridge._uuid, results);
         };
         // The userspace datapath reads what the container sends from the host end's socket as is:
@@ -435,14 +453,33 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const net = this.network(req.NetworkID, 'ProgramExternalConnectivity');
       const ep = this.endpoints.get(req.EndpointID);
       if (!ep || (!net.gatewayPort && !net.ovn)) return ok();
-      const inUse = new Set<string>();
-      for (const other of this.endpoints.values()) if (other.id !== ep.id) for (const p of other.ports) inUse.add(`${p.proto}/${p.hostPort}`);
-      const addrs = [ep.ipv4, ep.ipv6].filter((a): a is string => !!a);
-      const ports = publishedPorts(req.Options?.['com.docker.network.portmap'], addrs, inUse);
-      if (!ports.length && !ep.ports.length) return ok();
-      await this.setPorts(ep, ports);
+      const raw = req.Options?.['com.docker.network.portmap'];
+      if (!ep.ports.length && (raw === undefined || raw === null || (Array.isArray(raw) && !raw.length))) return ok();
+      // One publication at a time: the check that a host port is free and its record are one step.
+      await this.lock.run('published-ports', async () => {
+        const ours = new Map<string, Endpoint>();
+        for (const other of this.endpoints.values()) if (other.id !== ep.id) for (const p of other.ports) ours.set(portKey(p), other);
+        // An OVN network publishes on its router's external address, not on this host.
+        const host = net.ovn ? new Set<string>() : await this.hostPortsTaken();
+        const addrs = [ep.ipv4, ep.ipv6].filter((a): a is string => !!a);
+        const ports = publishedPorts(raw, addrs, new Set([...ours.keys(), ...host]));
+        for (const p of ports) {
+          const key = portKey(p);
+          const holder = ours.get(key);
+          if (holder) throw new ConflictError(`ProgramExternalConnectivity: host port ${key} is already allocated: endpoint ${short(holder.id)} of network ${short(holder.networkId)} publishes it`);
+          if (host.has(key)) throw new ConflictError(`ProgramExternalConnectivity: host port ${key} is already allocated on this host (a process listens on it, or another network publishes it)`);
+        }
+        if (ports.length || ep.ports.length) await this.setPorts(ep, ports);
+      });
       return ok();
     });
+  }
+
+  /** Host ports that a publication must not take over: listeners and others' DNAT rules. */
+  private async hostPortsTaken(): Promise<Set<string>> {
+    const own = chainNames(this.d.name).dnat;
+    const [v4, v6] = await Promise.all([dnatPorts(own, false), dnatPorts(own, true)]);
+    return new Set([...boundPorts(), ...v4, ...v6]);
   }
 
   async revokeExternalConnectivity(req: P.EndpointIdRequest): Promise<P.Empty> {

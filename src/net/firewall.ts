@@ -1,14 +1,26 @@
-// NAT and forwarding for gateway=local networks: egress masquerade, forward accepts (dockerd
-// sets the FORWARD policy to DROP) and DNAT of published ports. The plugin's chains are rendered
-// whole from its state and loaded with one iptables-restore per family, so a change costs one
-// subprocess at network create or publish time, never per plain container attach.
+// NAT, forwarding and isolation for gateway=local networks: egress masquerade, forward accepts
+// (dockerd sets the FORWARD policy to DROP), DNAT of published ports, and the isolation drops
+// that keep networks apart at L3. The plugin's chains are rendered whole from its state and
+// loaded with one iptables-restore per family, so a change costs one subprocess at network
+// create or publish time, never per plain container attach.
+//
+// Isolation lives in the mangle table's FORWARD hook, which runs before filter's: Docker never
+// touches it, so no order of dockerd's and our jumps in filter/FORWARD can let a forbidden flow
+// through an ACCEPT of either side. Each network is known by its gateway port (the interface its
+// traffic is routed through), not by source address, which a container can forge.
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import execa from 'execa';
 import type { Logger } from '../util/log';
+import { GATEWAY_PORT_PREFIX } from '../netlink/names';
 
 export interface NatNetwork {
   id: string;
   subnets: string[];
+  /** The network's gateway port: its traffic enters and leaves the host's routing there. */
+  gateway: string;
+  /** Networks of one tenant route to each other; without a tenant a network talks to none. */
+  tenant?: string;
 }
 export interface PublishedPort {
   proto: 'tcp' | 'udp' | 'sctp';
@@ -26,11 +38,12 @@ export interface ChainNames {
   post: string;
   fwd: string;
   dnat: string;
+  iso: string;
 }
 
 export function chainNames(driver: string): ChainNames {
   const h = createHash('sha256').update(driver).digest('hex').slice(0, 6);
-  return { post: `OCN-${h}-POST`, fwd: `OCN-${h}-FWD`, dnat: `OCN-${h}-DNAT` };
+  return { post: `OCN-${h}-POST`, fwd: `OCN-${h}-FWD`, dnat: `OCN-${h}-DNAT`, iso: `OCN-${h}-ISO` };
 }
 
 const comment = (id: string) => `-m comment --comment ocn:${id.slice(0, 12)}`;
@@ -39,17 +52,39 @@ const comment = (id: string) => `-m comment --comment ocn:${id.slice(0, 12)}`;
 export interface ChainRules {
   nat: string[];
   filter: string[];
+  mangle: string[];
 }
 
-export function desiredRules(c: ChainNames, fam: FirewallState['v4']): ChainRules {
+const TABLES = ['nat', 'filter', 'mangle'] as const;
+/** Every gateway port of this product, whichever daemon instance made it. */
+const ANY_GATEWAY = `${GATEWAY_PORT_PREFIX}+`;
+/** Replies, and flows to a published port (DNAT), cross any isolation boundary. */
+const ANSWERS = '-m conntrack --ctstate RELATED,ESTABLISHED,DNAT';
+
+/**
+ * `foreignBridges`: the host's Linux bridges (Docker's bridge networks, libvirt's...). Flows from
+ * our networks may reach them only as replies or through a port they publish.
+ */
+export function desiredRules(c: ChainNames, fam: FirewallState['v4'], foreignBridges: readonly string[] = []): ChainRules {
   const nat: string[] = [];
   const filter: string[] = [];
+  const mangle: string[] = [];
   for (const n of fam.networks) {
-    for (const s of n.subnets) {
-      nat.push(`-A ${c.post} -s ${s} ! -d ${s} ${comment(n.id)} -j MASQUERADE`);
-      filter.push(`-A ${c.fwd} -s ${s} ${comment(n.id)} -j ACCEPT`);
-      filter.push(`-A ${c.fwd} -d ${s} -m conntrack --ctstate RELATED,ESTABLISHED ${comment(n.id)} -j ACCEPT`);
+    const tag = comment(n.id);
+    const gw = n.gateway;
+    // Routed between our networks (same tenant), a source address stays as it is.
+    for (const s of n.subnets) nat.push(`-A ${c.post} -s ${s} ! -o ${ANY_GATEWAY} ${tag} -j MASQUERADE`);
+    filter.push(`-A ${c.fwd} -i ${gw} ${tag} -j ACCEPT`);
+    filter.push(`-A ${c.fwd} -o ${gw} -m conntrack --ctstate RELATED,ESTABLISHED ${tag} -j ACCEPT`);
+    mangle.push(`-A ${c.iso} -o ${gw} ${ANSWERS} ${tag} -j RETURN`);
+    mangle.push(`-A ${c.iso} -i ${gw} -o ${gw} ${tag} -j RETURN`);
+    for (const m of fam.networks) {
+      if (m !== n && n.tenant !== undefined && m.tenant === n.tenant) mangle.push(`-A ${c.iso} -i ${m.gateway} -o ${gw} ${tag} -j RETURN`);
     }
+    mangle.push(`-A ${c.iso} -o ${gw} ${tag} -j DROP`);
+  }
+  if (fam.networks.length) {
+    for (const b of foreignBridges) mangle.push(`-A ${c.iso} -i ${ANY_GATEWAY} -o ${b} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`);
   }
   for (const p of fam.ports) {
     const dst = p.hostIp ? ` -d ${p.hostIp}` : '';
@@ -57,13 +92,28 @@ export function desiredRules(c: ChainNames, fam: FirewallState['v4']): ChainRule
     nat.push(`-A ${c.dnat} -p ${p.proto}${dst} --dport ${p.hostPort} -j DNAT --to-destination ${to}`);
     filter.push(`-A ${c.fwd} -d ${p.containerIp} -p ${p.proto} --dport ${p.containerPort} -m conntrack --ctstate DNAT -j ACCEPT`);
   }
-  return { nat: [...new Set(nat)], filter: [...new Set(filter)] };
+  return { nat: [...new Set(nat)], filter: [...new Set(filter)], mangle: [...new Set(mangle)] };
 }
 
 /** The iptables-restore input that reloads our chains whole: declared (hence flushed) and refilled. */
-export function renderRules(c: ChainNames, fam: FirewallState['v4']): string {
-  const r = desiredRules(c, fam);
-  return ['*nat', `:${c.post} - [0:0]`, `:${c.dnat} - [0:0]`, ...r.nat, 'COMMIT', '*filter', `:${c.fwd} - [0:0]`, ...r.filter, 'COMMIT', ''].join('\n');
+export function renderRules(c: ChainNames, fam: FirewallState['v4'], foreignBridges: readonly string[] = []): string {
+  const r = desiredRules(c, fam, foreignBridges);
+  return [
+    '*nat', `:${c.post} - [0:0]`, `:${c.dnat} - [0:0]`, ...r.nat, 'COMMIT',
+    '*filter', `:${c.fwd} - [0:0]`, ...r.filter, 'COMMIT',
+    '*mangle', `:${c.iso} - [0:0]`, ...r.mangle, 'COMMIT', '',
+  ].join('\n');
+}
+
+/** The host's Linux bridges, by name (sysfs: only a bridge has a `bridge` directory). */
+export function linuxBridges(sysClassNet = '/sys/class/net'): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(sysClassNet);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => !n.startsWith('ocn') && fs.existsSync(`${sysClassNet}/${n}/bridge`)).sort();
 }
 
 /**
@@ -74,7 +124,7 @@ export function renderRules(c: ChainNames, fam: FirewallState['v4']): string {
  */
 export function renderDelta(loaded: ChainRules, wanted: ChainRules): string | undefined {
   const out: string[] = [];
-  for (const table of ['nat', 'filter'] as const) {
+  for (const table of TABLES) {
     const have = new Set(loaded[table]);
     const want = new Set(wanted[table]);
     const lines = [
@@ -94,7 +144,27 @@ function jumps(c: ChainNames, v6: boolean): string[][] {
     ['-t', 'nat', 'PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat],
     ['-t', 'nat', 'OUTPUT', '!', '-d', local, '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat],
     ['-t', 'filter', 'FORWARD', '-j', c.fwd],
+    ['-t', 'mangle', 'FORWARD', '-j', c.iso],
   ];
+}
+
+/** iptables tools get this long: a hung one (a lock held elsewhere) fails the request, naming it. */
+const IPTABLES_TIMEOUT_MS = 10_000;
+
+function iptables(bin: string, args: string[], input?: string, reject = true) {
+  return execa(bin, args, { input, reject, timeout: IPTABLES_TIMEOUT_MS }).catch((err: { timedOut?: boolean }) => {
+    if (err.timedOut) throw new Error(`${bin} did not answer within ${IPTABLES_TIMEOUT_MS / 1000} s (is another program holding the xtables lock?)`);
+    throw err;
+  });
+}
+
+export interface FirewallOptions {
+  /** How often the chains are reloaded whole (0: never). */
+  resyncMs?: number;
+  /** How often the host's Linux bridges are looked at (0: only when rules are applied). */
+  bridgeWatchMs?: number;
+  /** The host's Linux bridges (tests substitute their own list). */
+  bridges?: () => string[];
 }
 
 export class Firewall {
@@ -104,20 +174,30 @@ export class Firewall {
   private loaded: { v4?: ChainRules; v6?: ChainRules } = {};
   private running: Promise<void> | undefined;
   private dirty = false;
-
-  private resyncTimer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly bridges: () => string[];
+  /** The Linux bridges the loaded rules isolate our networks from. */
+  private bridgesLoaded = '';
 
   /**
-   * `resyncMs`: how often the chains are reloaded whole. Changes only append or delete rules, so
-   * a flush behind our back (a firewall manager reloading) would otherwise last until a delete
-   * fails or the daemon restarts.
+   * Changes only append or delete rules, so a flush behind our back (a firewall manager
+   * reloading) would last until a delete fails or the daemon restarts without the periodic
+   * whole reload. A Docker network created after our last load is a new Linux bridge: the watch
+   * adds its drop within `bridgeWatchMs`.
    */
-  constructor(driver: string, private readonly state: () => FirewallState, private readonly log: Logger, resyncMs = 300_000) {
+  constructor(driver: string, private readonly state: () => FirewallState, private readonly log: Logger, opts: FirewallOptions = {}) {
     this.chains = chainNames(driver);
-    if (resyncMs > 0) {
-      this.resyncTimer = setInterval(() => this.resync().catch((err) => this.log.warn({ err: String(err) }, 'firewall resync failed')), resyncMs);
-      this.resyncTimer.unref();
-    }
+    this.bridges = opts.bridges ?? (() => linuxBridges());
+    const every = (ms: number, what: string, fn: () => Promise<void>) => {
+      if (ms <= 0) return;
+      const t = setInterval(() => fn().catch((err) => this.log.warn({ err: String(err) }, `${what} failed`)), ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(opts.resyncMs ?? 300_000, 'firewall resync', () => this.resync());
+    every(opts.bridgeWatchMs ?? 2_000, 'firewall bridge watch', async () => {
+      if ((this.loaded.v4 || this.loaded.v6) && this.bridges().join(' ') !== this.bridgesLoaded) await this.apply();
+    });
   }
 
   /** Reloads our chains whole and re-checks the jumps into them. */
@@ -128,7 +208,7 @@ export class Firewall {
   }
 
   close(): void {
-    clearInterval(this.resyncTimer);
+    for (const t of this.timers) clearInterval(t);
   }
 
   /** Applies the current state; concurrent callers coalesce into at most one more run. */
@@ -143,16 +223,18 @@ export class Firewall {
 
   private async applyNow(): Promise<void> {
     const s = this.state();
-    await this.applyFamily(false, s.v4);
+    const bridges = this.bridges();
+    await this.applyFamily(false, s.v4, bridges);
     // Once IPv6 rules were loaded, an empty IPv6 state must still be loaded (to remove them).
-    if (s.v6.networks.length || s.v6.ports.length || this.v6Used) await this.applyFamily(true, s.v6);
+    if (s.v6.networks.length || s.v6.ports.length || this.v6Used) await this.applyFamily(true, s.v6, bridges);
+    this.bridgesLoaded = bridges.join(' ');
   }
 
-  private async applyFamily(v6: boolean, fam: FirewallState['v4']): Promise<void> {
-    const restore = (input: string) => execa(v6 ? 'ip6tables-restore' : 'iptables-restore', ['-w', '--noflush'], { input });
+  private async applyFamily(v6: boolean, fam: FirewallState['v4'], bridges: string[]): Promise<void> {
+    const restore = (input: string) => iptables(v6 ? 'ip6tables-restore' : 'iptables-restore', ['-w', '--noflush'], input);
     const key = v6 ? 'v6' : 'v4';
     if (v6) this.v6Used = true;
-    const wanted = desiredRules(this.chains, fam);
+    const wanted = desiredRules(this.chains, fam, bridges);
     const loaded = this.loaded[key];
     const delta = loaded && renderDelta(loaded, wanted);
     if (loaded && !delta) return;
@@ -162,7 +244,7 @@ export class Firewall {
     // jumps into them, which the same hand may have removed.
     const applied = delta !== undefined && (await restore(delta).then(() => true, () => false));
     if (!applied) {
-      await restore(renderRules(this.chains, fam));
+      await restore(renderRules(this.chains, fam, bridges));
       await this.ensureJumps(v6);
     }
     this.loaded[key] = wanted;
@@ -171,8 +253,8 @@ export class Firewall {
   private async ensureJumps(v6: boolean): Promise<void> {
     const bin = v6 ? 'ip6tables' : 'iptables';
     for (const [flagT, table, chain, ...rule] of jumps(this.chains, v6)) {
-      const check = await execa(bin, ['-w', flagT, table, '-C', chain, ...rule], { reject: false });
-      if (check.exitCode !== 0) await execa(bin, ['-w', flagT, table, '-I', chain, '1', ...rule]);
+      const check = await iptables(bin, ['-w', flagT, table, '-C', chain, ...rule], undefined, false);
+      if (check.exitCode !== 0) await iptables(bin, ['-w', flagT, table, '-I', chain, '1', ...rule]);
     }
   }
 
@@ -181,11 +263,11 @@ export class Firewall {
     for (const v6 of [false, true]) {
       const bin = v6 ? 'ip6tables' : 'iptables';
       for (const [flagT, table, chain, ...rule] of jumps(this.chains, v6)) {
-        await execa(bin, ['-w', flagT, table, '-D', chain, ...rule], { reject: false });
+        await iptables(bin, ['-w', flagT, table, '-D', chain, ...rule], undefined, false);
       }
-      for (const [table, chain] of [['nat', this.chains.post], ['nat', this.chains.dnat], ['filter', this.chains.fwd]]) {
-        await execa(bin, ['-w', '-t', table, '-F', chain], { reject: false });
-        await execa(bin, ['-w', '-t', table, '-X', chain], { reject: false });
+      for (const [table, chain] of [['nat', this.chains.post], ['nat', this.chains.dnat], ['filter', this.chains.fwd], ['mangle', this.chains.iso]]) {
+        await iptables(bin, ['-w', '-t', table, '-F', chain], undefined, false);
+        await iptables(bin, ['-w', '-t', table, '-X', chain], undefined, false);
       }
     }
     this.v6Used = false;

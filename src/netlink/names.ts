@@ -9,6 +9,8 @@ export const MAX_IFNAME_BYTES = 15;
 export const HOST_VETH_PREFIX = 'ocnh';
 /** Container-side end (Docker moves it into the sandbox and renames it). */
 export const CONTAINER_VETH_PREFIX = 'ocnc';
+/** A gateway=local network's OVS internal port, holding its gateway addresses. */
+export const GATEWAY_PORT_PREFIX = 'ocng';
 
 // 4 + 11 = 15 bytes: the most that fits. 44 bits of the endpoint id keep names unique
 // in practice and make them derivable again after a plugin restart (no state needed).

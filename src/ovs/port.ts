@@ -3,7 +3,7 @@
 import type { Operation, OperationResult, Row, WireRow } from '../ovsdb/types';
 import { Db, externalIds, findByName } from './db';
 import { bridgeAddPortOp, bridgeDeletePortOp, bridgeOfPort } from './bridge';
-import { map, mapPut, named, byUuid } from './wire';
+import { map, mapPut, named, byUuid, insertRefs, deleteRefs, set } from './wire';
 
 export const PORT_TABLE = 'Port';
 export const INTERFACE_TABLE = 'Interface';
@@ -12,7 +12,14 @@ export interface PortSpec {
   name: string;
   /** '' for a kernel netdev (veth, uplink), 'internal' for a gateway port. */
   type: '' | 'internal';
-  tag?: number;
+  /**
+   * The VLAN of an access port (0: untagged). An access port drops every frame that arrives
+   * with a VLAN header, so a container can never send into another VLAN. Without it the
+   * port is a trunk of every VLAN (uplinks).
+   */
+  access?: number;
+  /** The VLANs a trunk carries (0: untagged frames); empty or absent: every VLAN. */
+  trunks?: number[];
   externalIds: Record<string, string>;
   mtuRequest?: number;
 }
@@ -21,7 +28,11 @@ export function addPortOps(bridge: string | ['named-uuid', string], spec: PortSp
   const iface: WireRow = { name: spec.name, type: spec.type, external_ids: map(spec.externalIds) };
   if (spec.mtuRequest) iface.mtu_request = spec.mtuRequest;
   const port: WireRow = { name: spec.name, interfaces: named(`${ref}_if`), external_ids: map(spec.externalIds) };
-  if (spec.tag !== undefined) port.tag = spec.tag;
+  if (spec.access !== undefined) {
+    port.tag = spec.access;
+    port.vlan_mode = 'access';
+  }
+  if (spec.trunks?.length) port.trunks = set(...spec.trunks);
   return [
     { op: 'insert', table: INTERFACE_TABLE, 'uuid-name': `${ref}_if`, row: iface },
     { op: 'insert', table: PORT_TABLE, 'uuid-name': ref, row: port },
@@ -44,6 +55,11 @@ export function deletePortOps(db: Db, portName: string): Operation[] {
   if (!port) return [];
   const bridge = bridgeOfPort(db, port._uuid);
   return bridge ? [bridgeDeletePortOp(bridge._uuid, port._uuid)] : [];
+}
+
+/** Adds (or removes) one VLAN to a trunk port's `trunks`. */
+export function trunkVlanOps(port: Row, vlan: number, add: boolean): Operation[] {
+  return [{ op: 'mutate', table: PORT_TABLE, where: byUuid(port._uuid), mutations: [(add ? insertRefs : deleteRefs)('trunks', vlan)] }];
 }
 
 export function findPort(db: Db, name: string): Row | undefined {

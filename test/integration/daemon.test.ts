@@ -145,10 +145,11 @@ test('uplink: a trunk port on the bridge, shared by networks, removed with the l
     await ok(p, 'NetworkDriver.CreateNetwork', createNetworkBody(b, '10.209.0.0/24', undefined, { bridge: BR, gateway: 'external', uplink: nic, vlan: '31' }));
     assert.equal(await vsctl('port-to-br', nic), BR);
     assert.equal(await vsctl('get', 'Port', nic, 'tag'), '[]', 'a trunk: no access tag');
-    assert.equal(await vsctl('get', 'Port', nic, 'trunks'), '[]', 'all VLANs');
+    assert.equal(await vsctl('get', 'Port', nic, 'trunks'), '[30, 31]', 'the VLANs of the networks leaving through it, no other');
     assert.match(await vsctl('get', 'Port', nic, 'external_ids'), /ocn-owner-type=uplink/);
     await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: a });
     assert.equal(await vsctl('port-to-br', nic), BR, 'still used by the other network');
+    assert.equal(await vsctl('get', 'Port', nic, 'trunks'), '[31]', "the deleted network's VLAN no longer trunked");
     await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: b });
     assert.notEqual((await vsctlRun('port-to-br', nic)).code, 0, 'uplink port removed with the last network');
     assert.ok(await linkExists(nic), 'the NIC itself stays');

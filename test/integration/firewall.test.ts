@@ -10,9 +10,9 @@ import { createLogger } from '../../src/util/log';
 const name = `ocnt-fw-${crypto.randomBytes(3).toString('hex')}`;
 const c = chainNames(name);
 const state: FirewallState = { v4: { networks: [], ports: [] }, v6: { networks: [], ports: [] } };
-const fw = new Firewall(name, () => state, createLogger('error', name), 0);
-const A = { id: 'aaaaaaaaaaaa0001', subnets: ['10.203.1.0/24'] };
-const B = { id: 'bbbbbbbbbbbb0002', subnets: ['10.203.2.0/24'] };
+const fw = new Firewall(name, () => state, createLogger('error', name), { resyncMs: 0, bridgeWatchMs: 0 });
+const A = { id: 'aaaaaaaaaaaa0001', subnets: ['10.203.1.0/24'], gateway: 'ocngtestfwa' };
+const B = { id: 'bbbbbbbbbbbb0002', subnets: ['10.203.2.0/24'], gateway: 'ocngtestfwb' };
 
 after(async () => {
   await fw.remove();
@@ -33,7 +33,7 @@ test('networks add and remove their own rules; the others stay', async () => {
   await fw.apply();
   const nat = await rules('nat', c.post);
   assert.equal(nat.length, 2);
-  assert.match(nat[1], /-s 10\.203\.2\.0\/24 ! -d 10\.203\.2\.0\/24 .*MASQUERADE/);
+  assert.match(nat[1], /-s 10\.203\.2\.0\/24 ! -o ocng\+ .*MASQUERADE/);
   assert.equal((await rules('filter', c.fwd)).length, 4);
   state.v4.networks = [B];
   await fw.apply();
@@ -59,7 +59,7 @@ test('a delete whose rule is already gone falls back to a whole reload', async (
   state.v4.networks = [A, B];
   await fw.apply();
   // Someone removed A's masquerade by hand; removing A then cannot delete it rule by rule.
-  await runOk('iptables', ['-w', '-t', 'nat', '-D', c.post, '-s', '10.203.1.0/24', '!', '-d', '10.203.1.0/24', '-m', 'comment', '--comment', `ocn:${A.id.slice(0, 12)}`, '-j', 'MASQUERADE']);
+  await runOk('iptables', ['-w', '-t', 'nat', '-D', c.post, '-s', '10.203.1.0/24', '!', '-o', 'ocng+', '-m', 'comment', '--comment', `ocn:${A.id.slice(0, 12)}`, '-j', 'MASQUERADE']);
   state.v4.networks = [B];
   await fw.apply();
   assert.equal((await rules('nat', c.post)).length, 1);

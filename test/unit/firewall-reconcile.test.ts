@@ -16,30 +16,30 @@ test('chain names are short, per driver name', () => {
 test('rules: masquerade and forward accepts per subnet, DNAT per published port', () => {
   const c = chainNames('t');
   const text = renderRules(c, {
-    networks: [{ id: 'abcdef0123456789', subnets: ['10.10.0.0/24'] }],
+    networks: [{ id: 'abcdef0123456789', subnets: ['10.10.0.0/24'], gateway: 'ocngabcdef01234' }],
     ports: [{ proto: 'tcp', hostPort: 8080, containerIp: '10.10.0.2', containerPort: 80 }],
   });
   assert.match(text, new RegExp(`^:${c.post} - \\[0:0\\]$`, 'm'));
-  assert.match(text, /-s 10.10.0.0\/24 ! -d 10.10.0.0\/24 -m comment --comment ocn:abcdef012345 -j MASQUERADE/);
+  assert.match(text, /-s 10.10.0.0\/24 ! -o ocng\+ -m comment --comment ocn:abcdef012345 -j MASQUERADE/);
   assert.match(text, /-p tcp --dport 8080 -j DNAT --to-destination 10.10.0.2:80/);
   assert.match(text, /-d 10.10.0.2 -p tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT/);
-  assert.equal(text.match(/^COMMIT$/gm)?.length, 2);
+  assert.equal(text.match(/^COMMIT$/gm)?.length, 3);
 });
 
 test('rule deltas: appends for what is new, deletes for what went, nothing when unchanged, no chain flush', () => {
   const c = chainNames('t');
-  const net = (id: string, subnet: string) => ({ id, subnets: [subnet] });
+  const net = (id: string, subnet: string) => ({ id, subnets: [subnet], gateway: `ocng${id.slice(0, 11)}` });
   const one = desiredRules(c, { networks: [net('aaaaaaaaaaaa1', '10.1.0.0/24')], ports: [] });
   const two = desiredRules(c, { networks: [net('aaaaaaaaaaaa1', '10.1.0.0/24'), net('bbbbbbbbbbbb2', '10.2.0.0/24')], ports: [] });
   assert.equal(renderDelta(two, two), undefined);
   const grow = renderDelta(one, two)!;
   assert.doesNotMatch(grow, /^:/m, 'no chain declaration, hence no flush of the rules already loaded');
-  assert.deepEqual(grow.split('\n').filter((l) => l.startsWith('-')).map((l) => l.slice(0, 2)), ['-A', '-A', '-A']);
-  assert.match(grow, /^-A \S+ -s 10\.2\.0\.0\/24 ! -d 10\.2\.0\.0\/24 .*MASQUERADE$/m);
+  assert.ok(grow.split('\n').filter((l) => l.startsWith('-')).every((l) => l.startsWith('-A ')), 'only appends');
+  assert.match(grow, /^-A \S+ -s 10\.2\.0\.0\/24 ! -o ocng\+ .*MASQUERADE$/m);
   const shrink = renderDelta(two, one)!;
-  assert.deepEqual(shrink.split('\n').filter((l) => l.startsWith('-')).map((l) => l.slice(0, 2)), ['-D', '-D', '-D']);
-  assert.match(shrink, /^-D \S+ -d 10\.2\.0\.0\/24 -m conntrack/m);
-  assert.equal(shrink.match(/^COMMIT$/gm)?.length, 2, 'one COMMIT per table touched');
+  assert.ok(shrink.split('\n').filter((l) => l.startsWith('-')).every((l) => l.startsWith('-D ')), 'only deletes');
+  assert.match(shrink, /^-D \S+ -o ocngbbbbbbbbbbb -m conntrack --ctstate RELATED,ESTABLISHED/m);
+  assert.equal(shrink.match(/^COMMIT$/gm)?.length, 3, 'one COMMIT per table touched');
   const nat = renderDelta(one, desiredRules(c, { networks: [net('aaaaaaaaaaaa1', '10.1.0.0/24')], ports: [{ proto: 'udp', hostPort: 53, containerIp: '10.1.0.5', containerPort: 53 }] }))!;
   assert.match(nat, /^\*nat\n-A \S+-DNAT -p udp --dport 53 -j DNAT --to-destination 10\.1\.0\.5:53\nCOMMIT$/m);
 });
@@ -71,4 +71,23 @@ test('reconcile names why an endpoint is dead', () => {
   assert.match(staleReason(ep(), new Map(), true) ?? '', /veth is gone/);
   assert.match(staleReason(ep(), new Map([link('ocnh1')]), false) ?? '', /network is gone/);
   assert.match(staleReason(ep({ sandbox: '/x' }), new Map([link('ocnh1'), link('ocnc1')]), true) ?? '', /container is gone/);
+});
+
+test('isolation: networks drop what enters them from other networks, tenants route to each other, Linux bridges get only answers', () => {
+  const c = chainNames('t');
+  const mk = (id: string, gateway: string, tenant?: string) => ({ id, subnets: [`10.${id.length}.0.0/24`], gateway, tenant });
+  const r = desiredRules(c, { networks: [mk('aaaaaaaaaaaa', 'ocnga', 't1'), mk('bbbbbbbbbbbb', 'ocngb', 't1'), mk('cccccccccccc', 'ocngc')], ports: [] }, ['docker0', 'br-0123456789ab']);
+  const iso = r.mangle.map((l) => l.replace(/ -m comment --comment \S+/, ''));
+  // Same tenant: a and b let each other in; c (no tenant) lets nobody in.
+  assert.ok(iso.includes(`-A ${c.iso} -i ocngb -o ocnga -j RETURN`));
+  assert.ok(iso.includes(`-A ${c.iso} -i ocnga -o ocngb -j RETURN`));
+  assert.ok(!iso.some((l) => / -i ocng[ab] -o ocngc /.test(l)), 'no way into c');
+  for (const g of ['ocnga', 'ocngb', 'ocngc']) {
+    const mine = iso.filter((l) => l.includes(` -o ${g} `));
+    assert.equal(mine.at(-1), `-A ${c.iso} -o ${g} -j DROP`, `${g}: the drop comes after its exceptions`);
+    assert.ok(mine.includes(`-A ${c.iso} -o ${g} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j RETURN`), 'answers and published ports pass');
+  }
+  for (const b of ['docker0', 'br-0123456789ab']) assert.ok(iso.includes(`-A ${c.iso} -i ocng+ -o ${b} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`));
+  assert.deepEqual(desiredRules(c, { networks: [], ports: [] }, ['docker0']).mangle, [], 'no network, no rule');
+  assert.ok(r.filter.every((l) => !/ -s /.test(l)), 'forwarding is decided by interface, never by a source address a container can forge');
 });
