@@ -314,7 +314,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const ep: Endpoint = { id: req.EndpointID, networkId: net.id, hostIf: names.host, peerIf: names.container, mac, ipv4, ipv6, macGenerated, ports: [] };
       const bridge = findBridge(this.d.db, net.options.bridge);
       if (!bridge) throw new InputError(`CreateEndpoint: bridge ${net.options.bridge} of network ${short(net.id)} no longer exists; remove and recreate the network`);
-      const veth = { name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac };
+      const veth = { name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac, noArp: true };
       try {
         await this.d.links.createVethPair(veth);
       } catch (err) {

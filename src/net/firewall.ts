@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import execa from 'execa';
 import type { Logger } from '../util/log';
-import { GATEWAY_PORT_PREFIX } from '../netlink/names';
+import { GATEWAY_PORT_PREFIX, HOST_VETH_PREFIX } from '../netlink/names';
 
 export interface NatNetwork {
   id: string;
@@ -39,11 +39,12 @@ export interface ChainNames {
   fwd: string;
   dnat: string;
   iso: string;
+  raw: string;
 }
 
 export function chainNames(driver: string): ChainNames {
   const h = createHash('sha256').update(driver).digest('hex').slice(0, 6);
-  return { post: `OCN-${h}-POST`, fwd: `OCN-${h}-FWD`, dnat: `OCN-${h}-DNAT`, iso: `OCN-${h}-ISO` };
+  return { post: `OCN-${h}-POST`, fwd: `OCN-${h}-FWD`, dnat: `OCN-${h}-DNAT`, iso: `OCN-${h}-ISO`, raw: `OCN-${h}-RAW` };
 }
 
 const comment = (id: string) => `-m comment --comment ocn:${id.slice(0, 12)}`;
@@ -53,9 +54,10 @@ export interface ChainRules {
   nat: string[];
   filter: string[];
   mangle: string[];
+  raw: string[];
 }
 
-const TABLES = ['nat', 'filter', 'mangle'] as const;
+const TABLES = ['nat', 'filter', 'mangle', 'raw'] as const;
 /** Every gateway port of this product, whichever daemon instance made it. */
 const ANY_GATEWAY = `${GATEWAY_PORT_PREFIX}+`;
 /** Replies, and flows to a published port (DNAT), cross any isolation boundary. */
@@ -68,7 +70,10 @@ const ANSWERS = '-m conntrack --ctstate RELATED,ESTABLISHED,DNAT';
 export function desiredRules(c: ChainNames, fam: FirewallState['v4'], foreignBridges: readonly string[] = []): ChainRules {
   const nat: string[] = [];
   const filter: string[] = [];
-  const mangle: string[] = [];
+  // Every exception comes before every drop, whatever order networks came in: a rule appended
+  // later (a new network of the tenant) must still precede the drop it makes an exception to.
+  const exceptions: string[] = [];
+  const drops: string[] = [];
   for (const n of fam.networks) {
     const tag = comment(n.id);
     const gw = n.gateway;
@@ -76,23 +81,28 @@ export function desiredRules(c: ChainNames, fam: FirewallState['v4'], foreignBri
     for (const s of n.subnets) nat.push(`-A ${c.post} -s ${s} ! -o ${ANY_GATEWAY} ${tag} -j MASQUERADE`);
     filter.push(`-A ${c.fwd} -i ${gw} ${tag} -j ACCEPT`);
     filter.push(`-A ${c.fwd} -o ${gw} -m conntrack --ctstate RELATED,ESTABLISHED ${tag} -j ACCEPT`);
-    mangle.push(`-A ${c.iso} -o ${gw} ${ANSWERS} ${tag} -j RETURN`);
-    mangle.push(`-A ${c.iso} -i ${gw} -o ${gw} ${tag} -j RETURN`);
+    exceptions.push(`-A ${c.iso} -o ${gw} ${ANSWERS} ${tag} -j RETURN`);
+    exceptions.push(`-A ${c.iso} -i ${gw} -o ${gw} ${tag} -j RETURN`);
     for (const m of fam.networks) {
-      if (m !== n && n.tenant !== undefined && m.tenant === n.tenant) mangle.push(`-A ${c.iso} -i ${m.gateway} -o ${gw} ${tag} -j RETURN`);
+      if (m !== n && n.tenant !== undefined && m.tenant === n.tenant) exceptions.push(`-A ${c.iso} -i ${m.gateway} -o ${gw} ${tag} -j RETURN`);
     }
-    mangle.push(`-A ${c.iso} -o ${gw} ${tag} -j DROP`);
+    drops.push(`-A ${c.iso} -o ${gw} ${tag} -j DROP`);
   }
   if (fam.networks.length) {
-    for (const b of foreignBridges) mangle.push(`-A ${c.iso} -i ${ANY_GATEWAY} -o ${b} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`);
+    for (const b of foreignBridges) drops.push(`-A ${c.iso} -i ${ANY_GATEWAY} -o ${b} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`);
   }
+  const mangle = [...exceptions, ...drops];
+  // The host end of a container's veth is a live kernel interface on a userspace bridge: what
+  // arrives there is OVS's to switch, never the host's to route (ovs-vswitchd reads it from a
+  // packet socket, which sees it before netfilter).
+  const raw = [`-A ${c.raw} -i ${HOST_VETH_PREFIX}+ -j DROP`];
   for (const p of fam.ports) {
     const dst = p.hostIp ? ` -d ${p.hostIp}` : '';
     const to = p.containerIp.includes(':') ? `[${p.containerIp}]:${p.containerPort}` : `${p.containerIp}:${p.containerPort}`;
     nat.push(`-A ${c.dnat} -p ${p.proto}${dst} --dport ${p.hostPort} -j DNAT --to-destination ${to}`);
     filter.push(`-A ${c.fwd} -d ${p.containerIp} -p ${p.proto} --dport ${p.containerPort} -m conntrack --ctstate DNAT -j ACCEPT`);
   }
-  return { nat: [...new Set(nat)], filter: [...new Set(filter)], mangle: [...new Set(mangle)] };
+  return { nat: [...new Set(nat)], filter: [...new Set(filter)], mangle: [...new Set(mangle)], raw };
 }
 
 /** The iptables-restore input that reloads our chains whole: declared (hence flushed) and refilled. */
@@ -101,7 +111,8 @@ export function renderRules(c: ChainNames, fam: FirewallState['v4'], foreignBrid
   return [
     '*nat', `:${c.post} - [0:0]`, `:${c.dnat} - [0:0]`, ...r.nat, 'COMMIT',
     '*filter', `:${c.fwd} - [0:0]`, ...r.filter, 'COMMIT',
-    '*mangle', `:${c.iso} - [0:0]`, ...r.mangle, 'COMMIT', '',
+    '*mangle', `:${c.iso} - [0:0]`, ...r.mangle, 'COMMIT',
+    '*raw', `:${c.raw} - [0:0]`, ...r.raw, 'COMMIT', '',
   ].join('\n');
 }
 
@@ -122,6 +133,9 @@ export function linuxBridges(sysClassNet = '/sys/class/net'): string[] {
  * grace period (10-30 ms here), while appending one is cheap, so a network or a published port
  * costs an append instead of a reload of every rule.
  */
+/** Isolation exceptions go in at the top, drops at the end: the order the whole load has. */
+const isException = (table: string, rule: string) => table === 'mangle' && !rule.endsWith(' -j DROP');
+
 export function renderDelta(loaded: ChainRules, wanted: ChainRules): string | undefined {
   const out: string[] = [];
   for (const table of TABLES) {
@@ -129,7 +143,7 @@ export function renderDelta(loaded: ChainRules, wanted: ChainRules): string | un
     const want = new Set(wanted[table]);
     const lines = [
       ...[...have].filter((r) => !want.has(r)).map((r) => r.replace(/^-A /, '-D ')),
-      ...[...want].filter((r) => !have.has(r)),
+      ...[...want].filter((r) => !have.has(r)).map((r) => (isException(table, r) ? r.replace(/^-A (\S+) /, '-I $1 1 ') : r)),
     ];
     if (lines.length) out.push(`*${table}`, ...lines, 'COMMIT');
   }
@@ -145,6 +159,7 @@ function jumps(c: ChainNames, v6: boolean): string[][] {
     ['-t', 'nat', 'OUTPUT', '!', '-d', local, '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat],
     ['-t', 'filter', 'FORWARD', '-j', c.fwd],
     ['-t', 'mangle', 'FORWARD', '-j', c.iso],
+    ['-t', 'raw', 'PREROUTING', '-j', c.raw],
   ];
 }
 
@@ -265,7 +280,7 @@ export class Firewall {
       for (const [flagT, table, chain, ...rule] of jumps(this.chains, v6)) {
         await iptables(bin, ['-w', flagT, table, '-D', chain, ...rule], undefined, false);
       }
-      for (const [table, chain] of [['nat', this.chains.post], ['nat', this.chains.dnat], ['filter', this.chains.fwd], ['mangle', this.chains.iso]]) {
+      for (const [table, chain] of [['nat', this.chains.post], ['nat', this.chains.dnat], ['filter', this.chains.fwd], ['mangle', this.chains.iso], ['raw', this.chains.raw]]) {
         await iptables(bin, ['-w', '-t', table, '-F', chain], undefined, false);
         await iptables(bin, ['-w', '-t', table, '-X', chain], undefined, false);
       }

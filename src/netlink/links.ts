@@ -75,6 +75,12 @@ export interface VethPairOptions {
   peerMac?: string;
   /** MAC of the host side (random if omitted). */
   mac?: string;
+  /**
+   * The host side neither answers nor sends ARP. On a userspace (netdev) bridge that end is also
+   * a live kernel interface: it would answer a container's ARP for any host address with its own
+   * MAC and so let the container's traffic into the host's routing beside OVS.
+   */
+  noArp?: boolean;
 }
 
 /** "aa:bb:cc:dd:ee:ff" -> 6 bytes; rejects anything else. */
@@ -198,7 +204,7 @@ export class LinkManager {
     // ifi_flags/ifi_change on a NEWLINK are applied to the new device once registered.
     await this.request(
       RTM_NEWLINK,
-      linkMessage({ flags: { up: true }, change: { up: true } }, attrs),
+      linkMessage({ flags: { up: true, noarp: o.noArp || undefined }, change: { up: true, noarp: o.noArp || undefined } }, attrs),
       FlagsNew.CREATE | FlagsNew.EXCL,
       `create veth ${o.name}/${o.peerName}`,
     );

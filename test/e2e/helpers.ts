@@ -230,7 +230,7 @@ export async function ruleLinesOf(P: string, table: 'nat' | 'filter'): Promise<s
 export async function purgeOurChains(P: string): Promise<string[]> {
   const prefix = chainNames(P).post.slice(0, 11); // OCN-<6hex>-
   const removed = (await purgeChains(new RegExp(`^${prefix}`))).map((c) => `v4 ${c}`);
-  for (const table of ['filter', 'nat']) {
+  for (const table of ['filter', 'nat', 'mangle', 'raw']) {
     const save = (await run('ip6tables-save', ['-t', table])).stdout.split('\n');
     const chains = save.filter((l) => l.startsWith(`:${prefix}`)).map((l) => l.slice(1).split(' ')[0]);
     if (!chains.length) continue;

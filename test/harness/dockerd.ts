@@ -175,7 +175,7 @@ type RuleSnapshot = Record<Table, string[]>;
 
 async function snapshotFlushable(): Promise<RuleSnapshot> {
   const [filter, nat] = await Promise.all([ruleLines('filter'), ruleLines('nat')]);
-  return { filter: filter.filter((l) => flushable('filter', l)), nat: nat.filter((l) => flushable('nat', l)) };
+  return { filter: filter.filter((l) => flushable('filter', l)), nat: nat.filter((l) => flushable('nat', l)), mangle: [], raw: [] };
 }
 
 /** Puts back the foreign rules our dockerd's start-up flushed (original order, before the RETURNs). */

@@ -1,8 +1,8 @@
-// iptables (IPv4, filter and nat tables) as iptables-save shows it, and removal of what tests left.
+// iptables (IPv4: filter, nat, mangle and raw tables) as iptables-save shows it, and removal of what tests left.
 import { run } from './exec';
 
-export type Table = 'filter' | 'nat';
-export const TABLES: Table[] = ['filter', 'nat'];
+export type Table = 'filter' | 'nat' | 'mangle' | 'raw';
+export const TABLES: Table[] = ['filter', 'nat', 'mangle', 'raw'];
 
 /** Splits an iptables-save rule line into tokens (double quotes group, as iptables-save writes them). */
 export function tokenize(line: string): string[] {

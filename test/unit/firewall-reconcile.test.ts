@@ -23,7 +23,7 @@ test('rules: masquerade and forward accepts per subnet, DNAT per published port'
   assert.match(text, /-s 10.10.0.0\/24 ! -o ocng\+ -m comment --comment ocn:abcdef012345 -j MASQUERADE/);
   assert.match(text, /-p tcp --dport 8080 -j DNAT --to-destination 10.10.0.2:80/);
   assert.match(text, /-d 10.10.0.2 -p tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT/);
-  assert.equal(text.match(/^COMMIT$/gm)?.length, 3);
+  assert.equal(text.match(/^COMMIT$/gm)?.length, 4);
 });
 
 test('rule deltas: appends for what is new, deletes for what went, nothing when unchanged, no chain flush', () => {
@@ -34,7 +34,7 @@ test('rule deltas: appends for what is new, deletes for what went, nothing when 
   assert.equal(renderDelta(two, two), undefined);
   const grow = renderDelta(one, two)!;
   assert.doesNotMatch(grow, /^:/m, 'no chain declaration, hence no flush of the rules already loaded');
-  assert.ok(grow.split('\n').filter((l) => l.startsWith('-')).every((l) => l.startsWith('-A ')), 'only appends');
+  assert.ok(grow.split('\n').filter((l) => l.startsWith('-')).every((l) => l.startsWith('-A ') || l.startsWith('-I ')), 'only additions');
   assert.match(grow, /^-A \S+ -s 10\.2\.0\.0\/24 ! -o ocng\+ .*MASQUERADE$/m);
   const shrink = renderDelta(two, one)!;
   assert.ok(shrink.split('\n').filter((l) => l.startsWith('-')).every((l) => l.startsWith('-D ')), 'only deletes');
@@ -90,4 +90,16 @@ test('isolation: networks drop what enters them from other networks, tenants rou
   for (const b of ['docker0', 'br-0123456789ab']) assert.ok(iso.includes(`-A ${c.iso} -i ocng+ -o ${b} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`));
   assert.deepEqual(desiredRules(c, { networks: [], ports: [] }, ['docker0']).mangle, [], 'no network, no rule');
   assert.ok(r.filter.every((l) => !/ -s /.test(l)), 'forwarding is decided by interface, never by a source address a container can forge');
+});
+
+test('isolation deltas keep every exception before every drop: exceptions are inserted at the top', () => {
+  const c = chainNames('t');
+  const net = (id: string, tenant: string) => ({ id, subnets: [`10.${id.length}.0.0/24`], gateway: `ocng${id}`, tenant });
+  const one = desiredRules(c, { networks: [net('a', 't')], ports: [] });
+  const two = desiredRules(c, { networks: [net('a', 't'), net('bb', 't')], ports: [] });
+  const delta = renderDelta(one, two)!;
+  assert.match(delta, new RegExp(`^-I ${c.iso} 1 -i ocngbb -o ocnga .*-j RETURN$`, 'm'), "b's way into a goes above a's drop");
+  assert.match(delta, new RegExp(`^-A ${c.iso} -o ocngbb .*-j DROP$`, 'm'), 'drops are appended');
+  const whole = two.mangle;
+  assert.ok(whole.findIndex((l) => l.endsWith('-j DROP')) > whole.map((l) => l.endsWith('-j RETURN')).lastIndexOf(true), 'a whole load has the same order');
 });
