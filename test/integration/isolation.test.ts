@@ -157,6 +157,15 @@ test('VLANs: untagged networks on one bridge are apart; a VLAN another network h
   assert.match(e1, new RegExp(`option vlan: VLAN ${w1Vlan} on bridge ${BR} is already used by network ${w1.slice(0, 12)} \\(picked automatically for it\\)`));
   const e2 = await err(p, 'NetworkDriver.CreateNetwork', createNetworkBody(clash, '10.244.0.0/24', '10.244.0.1/24', { bridge: BR, vlan: '100' }));
   assert.match(e2, /option vlan: VLAN 100 on bridge .* is already used by network [0-9a-f]{12};/);
+  // The case of the issue: the VLAN an overlay network picked for itself on the bridge.
+  const overlay = hexId();
+  await ok(p, 'NetworkDriver.CreateNetwork', createNetworkBody(overlay, '10.245.0.0/24', undefined, { bridge: BR, overlay: 'vxlan', vni: '7245', gateway: 'external' }));
+  const nets = (await p.call<{ result: { id: string; overlay?: { vlan: number } }[] }>('ocn/v1/rpc', { jsonrpc: '2.0', id: 1, method: 'networks.list' })).body.result;
+  const overlayVlan = nets.find((n) => n.id === overlay)?.overlay?.vlan;
+  assert.ok(overlayVlan, `the overlay network has a local VLAN: ${JSON.stringify(nets)}`);
+  const e3 = await err(p, 'NetworkDriver.CreateNetwork', createNetworkBody(clash, '10.244.0.0/24', '10.244.0.1/24', { bridge: BR, vlan: String(overlayVlan) }));
+  assert.match(e3, new RegExp(`VLAN ${overlayVlan} on bridge ${BR} is already used by network ${overlay.slice(0, 12)} \\(picked automatically for it\\)`));
+  await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: overlay });
   assert.equal(await vsctl('--bare', '--columns=name', 'find', 'Port', `external_ids:ocn-network=${clash}`), '', 'no gateway port made');
   assert.equal((await run('ip', ['link', 'show', `ocng${clash.slice(0, 11)}`])).code, 1, 'no gateway device');
   assert.equal(await save(), before, 'iptables and ip6tables unchanged');
