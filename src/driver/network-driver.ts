@@ -494,12 +494,18 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     const before = ep.ports;
     const net = this.networks.get(ep.networkId);
     ep.ports = ports;
+    let published = false;
     try {
-      if (net?.ovn) await this.d.ovn!.publish(net, before, ports);
+      if (net?.ovn) {
+        await this.d.ovn!.publish(net, before, ports);
+        published = true;
+      }
       await this.d.db.transact(setInterfaceExternalIdsOps(this.d.db, ep.hostIf, { [EP.ports]: JSON.stringify(ports) }));
       if (!net?.ovn) await this.d.firewall.apply();
     } catch (err) {
       ep.ports = before;
+      // publish is all or nothing; once it committed, the VIPs go back to what they were.
+      if (published) await this.d.ovn!.publish(net!, ports, before).catch((e) => this.d.log.warn({ endpoint: short(ep.id), err: String(e) }, 'published ports not restored in OVN'));
       throw err;
     }
   }

@@ -7,13 +7,15 @@ import type { Operation } from '../ovsdb/types';
 import { ConflictError, InputError } from '../util/errors';
 import type { Logger } from '../util/log';
 import { AddressBook } from '../ovn/address-book';
-import { addRefOps, createSwitchOps, deleteUnreferencedSwitchOps, dropRefOps, findSwitch, LS, refKey, switchRefs } from '../ovn/logical-switch';
+import { deleteUnreferencedSwitchOps, dropRefOps, findSwitch, LS, refKey, stillUnreferencedOp, switchRefs } from '../ovn/logical-switch';
 import { addLspOps, deleteLspOps, findLsp, lspName, switchOfLsp } from '../ovn/logical-switch-port';
-import { connectSwitchOps, createRouterOps, disconnectSwitchOps, findRouter, routerPortName } from '../ovn/logical-router';
-import { createDhcpOps, deleteDhcpOps, findDhcp } from '../ovn/dhcp-options';
-import { findByName } from '../ovs/db';
+import { detachRouterPeerOps, disconnectSwitchOps, findRouter } from '../ovn/logical-router';
+import { deleteDhcpOps, findDhcp } from '../ovn/dhcp-options';
+import { type BindSpec, planBind } from '../ovn/bind-plan';
+import { commitPlan, lostRace, outcomeUnknown } from '../ovn/txn';
 import { nbOwned } from '../ovn/nb';
-import { createGatewayOps, deleteNatOps, dnatAndSnatOps, externalAddress, findGatewayPort, lbVipOps, natRowsOf, snatOps } from '../ovn/gateway';
+import { deleteNatOps, dnatAndSnatOps, externalAddress, natRowsOf } from '../ovn/gateway';
+import { planVips, PROTOCOLS, type Protocol, type Vips } from '../ovn/published-ports';
 import type { PublishedPort } from '../net/firewall';
 import { macFor } from './mac';
 import type { Endpoint, NetworkRecord } from './model';
@@ -25,15 +27,11 @@ export interface OvnContext {
   log: Logger;
 }
 
-/** Runs an NB transaction that may lose a creation race (a `wait` fails): then re-reads once. */
-async function raceTolerant(ctx: OvnContext, attempt: () => Operation[]): Promise<void> {
-  try {
-    await ctx.nb.transact(attempt());
-  } catch (err) {
-    if (!/timed out|wait/i.test(String(err))) throw err;
-    await new Promise((r) => setTimeout(r, 20));
-    await ctx.nb.transact(attempt());
-  }
+/** The VIPs of an endpoint's IPv4 publications of one protocol (IPv6 has no router VIP here). */
+function vipsFor(ext: string, ports: PublishedPort[], proto: Protocol): Vips {
+  const out: Vips = {};
+  for (const p of ports) if (p.proto === proto && !p.containerIp.includes(':')) out[`${ext}:${p.hostPort}`] = `${p.containerIp}:${p.containerPort}`;
+  return out;
 }
 
 export class OvnNetworks {
@@ -43,82 +41,72 @@ export class OvnNetworks {
     return new AddressBook(this.ctx.nb, net.ovn!.switch, this.ctx.host());
   }
 
-  /** Creates or binds the switch, connects it to the tenant's router, sets up DHCP. */
+  /**
+   * Creates or binds the switch, connects it to the tenant's router, sets up the router's gateway,
+   * SNAT and DHCP: one transaction, so a failure leaves nothing. Only when the outcome is unknown
+   * (the connection died before the reply) is there something to undo: our reference, and with
+   * it whatever no other network uses.
+   */
   async bind(net: NetworkRecord): Promise<void> {
     const o = net.options.ovn!;
-    const subnet = net.ipv4[0]?.Pool ?? '';
     const ref = refKey(this.ctx.host(), net.id);
-    await raceTolerant(this.ctx, () => {
-      const ls = findSwitch(this.ctx.nb, o.switch);
-      if (!ls) return createSwitchOps(o.switch, subnet, ref);
-      const have = externalIds(ls)['ocn-subnet'];
-      if (have && subnet && have !== subnet && subnet !== '0.0.0.0/0') {
-        throw new ConflictError(`ovn.switch ${o.switch} carries subnet ${have}; this network has ${subnet}. Use the same --subnet on every host`);
+    const spec = this.bindSpec(net, ref);
+    try {
+      await commitPlan(this.ctx.nb, () => planBind(this.ctx.nb, spec));
+    } catch (err) {
+      if (outcomeUnknown(err)) {
+        await this.unbind({ ...net, ovn: { switch: o.switch, ref } }).catch((e) => this.ctx.log.warn({ switch: o.switch, err: String(e) }, 'failed bind not undone'));
       }
-      return addRefOps(ls, ref);
-    });
-    net.ovn = { switch: o.switch, ref };
+      throw err;
+    }
     const ls = findSwitch(this.ctx.nb, o.switch);
-    if (!ls) throw new Error(`logical switch ${o.switch} vanished while binding`);
-    net.ovn.createdSwitch = nbOwned(ls, 'switch');
+    net.ovn = { switch: o.switch, ref, createdSwitch: ls ? nbOwned(ls, 'switch') : undefined };
+  }
+
+  private bindSpec(net: NetworkRecord, ref: string): BindSpec {
+    const o = net.options.ovn!;
+    const subnet = net.ipv4[0]?.Pool ?? '';
     const gw = net.ipv4.find((d) => d.Gateway)?.Gateway;
-    if (o.router && gw) {
-      if (!findByName(this.ctx.nb, 'Logical_Router_Port', routerPortName(o.switch))) {
-        await raceTolerant(this.ctx, () => {
-          const router = findRouter(this.ctx.nb, o.router!);
-          const lsNow = findSwitch(this.ctx.nb, o.switch)!;
-          const mac = macFor(gw, undefined, o.switch);
-          return router ? connectSwitchOps(router, lsNow, o.switch, gw, mac)
-            : [...createRouterOps(o.router!), ...connectSwitchOps(['named-uuid', 'newlr'], lsNow, o.switch, gw, mac)];
-        }).catch((err) => {
-          // Another host connected the same switch at the same moment: its port is as good.
-          if (!findByName(this.ctx.nb, 'Logical_Router_Port', routerPortName(o.switch))) throw err;
-        });
-      }
-    }
-    if (o.router && o.gateway) await this.ensureGateway(o.router, o.gateway, subnet, net.id);
-    if (o.dhcp && subnet && subnet !== '0.0.0.0/0' && !findDhcp(this.ctx.nb, o.switch)) {
-      const serverIp = gw ? gw.split('/')[0] : subnet.split('/')[0];
-      await this.ctx.nb.transact(createDhcpOps(o.switch, {
-        cidr: subnet, router: gw?.split('/')[0], serverId: serverIp, serverMac: macFor(gw ?? subnet, undefined, o.switch),
+    const g = o.router ? o.gateway : undefined;
+    return {
+      switch: o.switch, subnet, ref, networkId: net.id,
+      router: o.router ? { name: o.router, gatewayCidr: gw, mac: macFor(gw, undefined, o.switch) } : undefined,
+      gateway: g && { router: o.router!, chassis: g.chassis, externalIp: g.externalIp, nextHop: g.nextHop, physnet: g.physnet, mac: macFor(g.externalIp, undefined, o.router!) },
+      dhcp: o.dhcp && subnet && subnet !== '0.0.0.0/0' ? {
+        cidr: subnet, router: gw?.split('/')[0], serverId: gw ? gw.split('/')[0] : subnet.split('/')[0], serverMac: macFor(gw ?? subnet, undefined, o.switch),
         dns: o.dns, leaseTime: o.leaseTime, domain: o.domain, mtu: net.mtu,
-      }));
-    }
+      } : undefined,
+    };
   }
 
-  /** Gateway port on the chosen chassis, external switch, default route, SNAT for the subnet. */
-  private async ensureGateway(router: string, g: NonNullable<NetworkRecord['options']['ovn']>['gateway'] & object, subnet: string, networkId: string): Promise<void> {
-    const lr = () => findRouter(this.ctx.nb, router);
-    if (!lr()) throw new Error(`router ${router} is missing`);
-    if (!findGatewayPort(this.ctx.nb, router)) {
-      const mac = macFor(g.externalIp, undefined, router);
-      await this.ctx.nb.transact(createGatewayOps(lr()!, { router, chassis: g.chassis, externalIp: g.externalIp, nextHop: g.nextHop, physnet: g.physnet, mac })).catch((err) => {
-        if (!findGatewayPort(this.ctx.nb, router)) throw err; // else another host made it at the same moment
-      });
-    }
-    const ext = externalAddress(this.ctx.nb, router)!;
-    if (subnet && !natRowsOf(this.ctx.nb, lr()!).some((n) => n.type === 'snat' && n.logical_ip === subnet)) {
-      await this.ctx.nb.transact(snatOps(lr()!, ext, subnet, networkId));
-    }
-  }
-
-  /** Published ports of an OVN network: VIPs on the router's load balancers at its external address. */
+  /**
+   * Published ports of an OVN network: VIPs on the router's load balancers at its external
+   * address, all protocols in one transaction. A port another host or container holds is refused
+   * (ConflictError); republishing the same mapping changes nothing.
+   */
   async publish(net: NetworkRecord, before: PublishedPort[], after: PublishedPort[]): Promise<void> {
     const router = net.options.ovn?.router;
-    const lr = router ? findRouter(this.ctx.nb, router) : undefined;
     const ext = router ? externalAddress(this.ctx.nb, router) : undefined;
-    if (!router || !lr || !ext) {
+    if (!router || !findRouter(this.ctx.nb, router) || !ext) {
       if (after.length) throw new InputError(`published ports on OVN network ${net.id.slice(0, 12)} need a router with a gateway (ovn.gateway_chassis, ovn.external_ip, ovn.external_gateway)`);
       return;
     }
-    const ops: Operation[] = [];
-    for (const proto of ['tcp', 'udp', 'sctp'] as const) {
-      const del = before.filter((p) => p.proto === proto && !p.containerIp.includes(':')).map((p) => `${ext}:${p.hostPort}`);
-      const add: Record<string, string> = {};
-      for (const p of after) if (p.proto === proto && !p.containerIp.includes(':')) add[`${ext}:${p.hostPort}`] = `${p.containerIp}:${p.containerPort}`;
-      if (del.length || Object.keys(add).length) ops.push(...lbVipOps(this.ctx.nb, lr, router, proto, add, del.filter((k) => !(k in add))));
+    const plan = (from: PublishedPort[], to: PublishedPort[]) => (): Operation[] => {
+      const lr = findRouter(this.ctx.nb, router);
+      if (!lr) throw new InputError(`router ${router} of OVN network ${net.id.slice(0, 12)} no longer exists`);
+      return PROTOCOLS.flatMap((proto) => {
+        const add = vipsFor(ext, to, proto);
+        const del = Object.fromEntries(Object.entries(vipsFor(ext, from, proto)).filter(([vip, backend]) => add[vip] !== backend));
+        return planVips(this.ctx.nb, lr, router, proto, add, del, this.ctx.host());
+      });
+    };
+    try {
+      await commitPlan(this.ctx.nb, plan(before, after));
+    } catch (err) {
+      if (outcomeUnknown(err)) await commitPlan(this.ctx.nb, plan(after, before)).catch((e) => this.ctx.log.warn({ router, err: String(e) }, 'failed publication not undone'));
+      if (lostRace(err)) throw new ConflictError(`published ports ${after.map((p) => `${p.hostPort}/${p.proto}`).join(', ')}: a port is already allocated: another host published it at the same moment`);
+      throw err;
     }
-    if (ops.length) await this.ctx.nb.transact(ops);
   }
 
   /** Explicit 1:1 NAT through the control API. */
@@ -145,7 +133,8 @@ export class OvnNetworks {
   }
 
   /**
-   * Drops this network's reference; the last one removes what the plugin created. The decision
+   * Drops this network's reference; the last one removes what the plugin created (on a user's
+   * switch: what it attached, never the switch). The decision
    * is taken on a cache that has seen our own change, hence every change committed before it.
    */
   async unbind(net: NetworkRecord): Promise<void> {
@@ -161,8 +150,10 @@ export class OvnNetworks {
       return; // the switch went away meanwhile
     }
     const now = findSwitch(this.ctx.nb, name);
-    if (!now || !nbOwned(now, 'switch') || switchRefs(now).length) return;
-    const ops = [...deleteUnreferencedSwitchOps(now), ...disconnectSwitchOps(this.ctx.nb, name)];
+    if (!now || switchRefs(now).length) return;
+    // A user's switch stays; what the plugin attached to it (router port, DHCP) goes.
+    const own = nbOwned(now, 'switch') ? deleteUnreferencedSwitchOps(now) : [stillUnreferencedOp(now), ...detachRouterPeerOps(this.ctx.nb, now, name)];
+    const ops = [...own, ...disconnectSwitchOps(this.ctx.nb, name)];
     const router = net.options.ovn?.router ? findRouter(this.ctx.nb, net.options.ovn.router) : undefined;
     const subnet = net.ipv4[0]?.Pool;
     if (router && subnet) for (const n of natRowsOf(this.ctx.nb, router)) if (n.type === 'snat' && n.logical_ip === subnet && nbOwned(n, 'nat')) ops.push(...deleteNatOps(router, n));

@@ -9,6 +9,7 @@ import { owner } from './nb';
 import { LR } from './logical-router';
 import { LS } from './logical-switch';
 import { LSP } from './logical-switch-port';
+import { type RowRef, whereRef } from './txn';
 
 export const gatewayPortName = (router: string) => `ocn-gw-${router}`;
 export const externalSwitchName = (router: string) => `ocn-ext-${router}`;
@@ -24,14 +25,14 @@ export interface GatewaySpec {
 }
 
 /** Everything the router needs to reach outside, created once per router. */
-export function createGatewayOps(lr: Row, g: GatewaySpec): Operation[] {
+export function createGatewayOps(lr: RowRef, g: GatewaySpec): Operation[] {
   const lrp = gatewayPortName(g.router);
   const ext = externalSwitchName(g.router);
   return [
     { op: 'insert', table: 'Gateway_Chassis', 'uuid-name': 'gwch', row: { name: `${lrp}-${g.chassis}`, chassis_name: g.chassis, priority: 1 } },
     { op: 'insert', table: 'Logical_Router_Port', 'uuid-name': 'gwlrp', row: { name: lrp, mac: g.mac, networks: set(g.externalIp), gateway_chassis: set(named('gwch')), external_ids: map(owner('router-port')) } },
     { op: 'insert', table: 'Logical_Router_Static_Route', 'uuid-name': 'defrt', row: { ip_prefix: '0.0.0.0/0', nexthop: g.nextHop, external_ids: map(owner('router')) } },
-    { op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [insertRefs('ports', named('gwlrp')), insertRefs('static_routes', named('defrt'))] },
+    { op: 'mutate', table: LR, where: whereRef(lr), mutations: [insertRefs('ports', named('gwlrp')), insertRefs('static_routes', named('defrt'))] },
     { op: 'insert', table: LSP, 'uuid-name': 'extln', row: { name: `${ext}-localnet`, type: 'localnet', addresses: set('unknown'), options: map({ network_name: g.physnet }), external_ids: map(owner('port')) } },
     { op: 'insert', table: LSP, 'uuid-name': 'extrp', row: { name: `${ext}-rtr`, type: 'router', addresses: set('router'), options: map({ 'router-port': lrp }), external_ids: map(owner('port')) } },
     { op: 'insert', table: LS, row: { name: ext, ports: set(named('extln'), named('extrp')), external_ids: map(owner('switch', { 'ocn-external-of': g.router })) } },
@@ -50,10 +51,10 @@ export function externalAddress(nb: Db, router: string): string | undefined {
   return typeof first === 'string' ? first.split('/')[0] : undefined;
 }
 
-export function snatOps(lr: Row, externalIp: string, subnet: string, networkRef: string): Operation[] {
+export function snatOps(lr: RowRef, externalIp: string, subnet: string, networkRef: string): Operation[] {
   return [
     { op: 'insert', table: 'NAT', 'uuid-name': 'snat', row: { type: 'snat', external_ip: externalIp, logical_ip: subnet, external_ids: map(owner('nat', { 'ocn-ref': networkRef })) } },
-    { op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [insertRefs('nat', named('snat'))] },
+    { op: 'mutate', table: LR, where: whereRef(lr), mutations: [insertRefs('nat', named('snat'))] },
   ];
 }
 
@@ -71,20 +72,6 @@ export function dnatAndSnatOps(lr: Row, externalIp: string, logicalIp: string): 
 
 export function deleteNatOps(lr: Row, nat: Row): Operation[] {
   return [{ op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [['nat', 'delete', set(['uuid', nat._uuid])]] }];
-}
-
-/** Published ports: one load balancer per router and protocol, VIP ext:port -> container:port. */
-export function lbVipOps(nb: Db, lr: Row, router: string, proto: string, add: Record<string, string>, del: string[]): Operation[] {
-  const name = lbName(router, proto);
-  const lb = findByName(nb, 'Load_Balancer', name);
-  if (!lb) {
-    if (!Object.keys(add).length) return [];
-    return [
-      { op: 'insert', table: 'Load_Balancer', 'uuid-name': 'newlb', row: { name, protocol: proto, vips: map(add), external_ids: map(owner('nat')) } },
-      { op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [insertRefs('load_balancer', named('newlb'))] },
-    ];
-  }
-  return [{ op: 'mutate', table: 'Load_Balancer', where: byUuid(lb._uuid), mutations: [...mapDelete('vips', del), ...mapPut('vips', add)] }];
 }
 
 export function ownedLbs(nb: Db, router: string): Row[] {

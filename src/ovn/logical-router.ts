@@ -4,9 +4,10 @@ import type { Operation, Row } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
 import { findByName } from '../ovs/db';
 import { byUuid, deleteRefs, insertRefs, map, named, set, uuid } from '../ovs/wire';
-import { owner } from './nb';
+import { nbOwned, owner } from './nb';
 import { LS } from './logical-switch';
 import { LSP } from './logical-switch-port';
+import { type RowRef, whereRef } from './txn';
 
 export const LR = 'Logical_Router';
 export const LRP = 'Logical_Router_Port';
@@ -26,14 +27,21 @@ export function createRouterOps(name: string, uuidName = 'newlr'): Operation[] {
 }
 
 /** Router port with the gateway address on the router, and its peer port on the switch. */
-export function connectSwitchOps(router: Row | ['named-uuid', string], ls: Row, switchName: string, gatewayCidr: string, mac: string): Operation[] {
-  const lrWhere = Array.isArray(router) ? [['_uuid', '==', router] as ['_uuid', '==', ['named-uuid', string]]] : byUuid(router._uuid);
+export function connectSwitchOps(router: RowRef, ls: RowRef, switchName: string, gatewayCidr: string, mac: string): Operation[] {
   return [
     { op: 'insert', table: LRP, 'uuid-name': 'newlrp', row: { name: routerPortName(switchName), mac, networks: set(gatewayCidr), external_ids: map(owner('router-port', { 'ocn-switch': switchName })) } },
-    { op: 'mutate', table: LR, where: lrWhere, mutations: [insertRefs('ports', named('newlrp'))] },
+    { op: 'mutate', table: LR, where: whereRef(router), mutations: [insertRefs('ports', named('newlrp'))] },
     { op: 'insert', table: LSP, 'uuid-name': 'newrtrlsp', row: { name: routerPeerName(switchName), type: 'router', addresses: set('router'), options: map({ 'router-port': routerPortName(switchName) }), external_ids: map(owner('port', { 'ocn-switch': switchName })) } },
-    { op: 'mutate', table: LS, where: byUuid(ls._uuid), mutations: [insertRefs('ports', named('newrtrlsp'))] },
+    { op: 'mutate', table: LS, where: whereRef(ls), mutations: [insertRefs('ports', named('newrtrlsp'))] },
   ];
+}
+
+/** Takes the router's peer port off a switch the plugin did not create (and so does not delete). */
+export function detachRouterPeerOps(nb: Db, ls: Row, switchName: string): Operation[] {
+  const peer = findByName(nb, LSP, routerPeerName(switchName));
+  const ports = (Array.isArray(ls.ports) ? ls.ports : [ls.ports]) as string[];
+  if (!peer || !nbOwned(peer, 'port') || !ports.includes(peer._uuid)) return [];
+  return [{ op: 'mutate', table: LS, where: byUuid(ls._uuid), mutations: [deleteRefs('ports', uuid(peer._uuid))] }];
 }
 
 /**

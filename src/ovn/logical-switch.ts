@@ -38,12 +38,14 @@ export function dropRefOps(ls: Row, ref: string): Operation[] {
 }
 
 /**
- * Deletes the switch only if nobody added a reference since we looked: the wait compares the
- * whole external_ids map, so a host binding at this moment makes the transaction abort.
+ * Aborts the transaction if anybody added a reference since we looked: the wait compares the
+ * whole external_ids map, so a host binding at this moment makes it abort.
  */
+export function stillUnreferencedOp(ls: Row): Operation {
+  return { op: 'wait', table: LS, where: byUuid(ls._uuid), columns: ['external_ids'], until: '==', rows: [{ external_ids: map(externalIds(ls)) }], timeout: 0 };
+}
+
+/** Deletes the switch only if nobody added a reference since we looked. */
 export function deleteUnreferencedSwitchOps(ls: Row): Operation[] {
-  return [
-    { op: 'wait', table: LS, where: byUuid(ls._uuid), columns: ['external_ids'], until: '==', rows: [{ external_ids: map(externalIds(ls)) }], timeout: 0 },
-    { op: 'delete', table: LS, where: byUuid(ls._uuid) },
-  ];
+  return [stillUnreferencedOp(ls), { op: 'delete', table: LS, where: byUuid(ls._uuid) }];
 }

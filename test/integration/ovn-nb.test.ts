@@ -4,29 +4,19 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import pino from 'pino';
 import { startOvsdbServer, OvsdbServer, OVN_NB_SCHEMA } from '../ovsdb/server';
 import { OvsdbClient } from '../../src/ovsdb/client';
-import { dbFromClient } from '../../src/daemon';
-import { NB_MONITOR } from '../../src/ovn/nb';
-import { OvnNetworks } from '../../src/driver/ovn-network';
 import { AddressBook } from '../../src/ovn/address-book';
 import { Ipam, parseAutoPoolRange, LOCAL_SPACE } from '../../src/ipam/ipam';
 import { MemoryKvStore } from '../../src/state/kv';
 import { parseNetworkOptions } from '../../src/driver/options';
 import type { NetworkRecord, Endpoint } from '../../src/driver/model';
+import { ovnHost } from './ovn-faults';
 
 let server: OvsdbServer;
 const clients: OvsdbClient[] = [];
-const log = pino({ level: 'silent' });
 
-async function host(name: string) {
-  const c = new OvsdbClient({ remote: server.remote, database: 'OVN_Northbound', monitor: NB_MONITOR });
-  await c.connect();
-  clients.push(c);
-  const nb = dbFromClient(c);
-  return { name, nb, ovn: new OvnNetworks({ nb, host: () => name, log }) };
-}
+const host = (name: string) => ovnHost(server.remote, name, clients);
 const nbctl = (...args: string[]) => execFileSync('ovn-nbctl', [`--db=${server.remote}`, ...args], { encoding: 'utf8' }).trim();
 
 function network(id: string, opts: Record<string, string>, pool = '10.60.0.0/24', gw = '10.60.0.1/24'): NetworkRecord {

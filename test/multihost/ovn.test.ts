@@ -196,6 +196,19 @@ test('gateway on a chosen chassis: SNAT egress, published port (-p) and an API N
   }
   await web80;
   assert.match(pub, /published-ok/, 'DNAT of the published port through the router load balancer');
+  // The same port for a container on another host is refused, naming who has it.
+  const portmap = (hostPort: number) => ({ 'com.docker.network.portmap': [{ Proto: 6, IP: '', Port: 80, HostIP: '', HostPort: hostPort, HostPortEnd: hostPort }] });
+  const taken = await plugins[1].call<{ Err?: string }>('NetworkDriver.ProgramExternalConnectivity', { NetworkID: web[1].id, EndpointID: c2.endpointId, Options: portmap(8080) });
+  assert.notEqual(taken.status, 200);
+  assert.match(taken.body.Err ?? '', new RegExp(`8080/tcp: port is already allocated: 203.0.113.10:8080 is published to ${c3.ip.replace(/\./g, '\\.')}:80 by host ${await lab.hosts[2].systemId()}`));
+  assert.match(await lab.nbctl('lb-list'), new RegExp(`203.0.113.10:8080\\s+${c3.ip.replace(/\./g, '\\.')}:80`), 'the VIP still leads to the first container');
+  // Two hosts asking for one new port at the same moment: exactly one gets it.
+  const race = await Promise.all([
+    plugins[1].call('NetworkDriver.ProgramExternalConnectivity', { NetworkID: web[1].id, EndpointID: c2.endpointId, Options: portmap(8081) }),
+    plugins[2].call('NetworkDriver.ProgramExternalConnectivity', { NetworkID: web[2].id, EndpointID: c3.endpointId, Options: portmap(8081) }),
+  ]);
+  assert.deepEqual(race.map((r) => r.status === 200).filter(Boolean).length, 1, JSON.stringify(race.map((r) => r.body)));
+  await ok(plugins[1], 'NetworkDriver.RevokeExternalConnectivity', { NetworkID: web[1].id, EndpointID: c2.endpointId });
   await ok(plugins[2], 'NetworkDriver.RevokeExternalConnectivity', { NetworkID: web[2].id, EndpointID: c3.endpointId });
   assert.doesNotMatch(await lab.nbctl('lb-list'), /203.0.113.10:8080/, 'revoked');
   // An explicit 1:1 NAT through the daemon's API.

@@ -1,0 +1,82 @@
+// Everything binding a network to OVN changes, as ONE transaction planned on the cache: the
+// switch (created, or our reference added), its port on the tenant's router (the router created
+// if missing), the router's way out (gateway port on its chassis, external switch, default
+// route), SNAT for the subnet, DHCP options. What already exists is reused, never rewritten; a
+// failure anywhere commits nothing, so nothing is ever left half-bound.
+import type { Operation } from '../ovsdb/types';
+import type { Db } from '../ovs/db';
+import { externalIds, findByName } from '../ovs/db';
+import { byUuid, map, named, set, uuid } from '../ovs/wire';
+import { ConflictError } from '../util/errors';
+import { addRefOps, createSwitchOps, findSwitch, LS } from './logical-switch';
+import { connectSwitchOps, createRouterOps, findRouter, LR, LRP, routerPortName } from './logical-router';
+import { createGatewayOps, externalAddress, externalSwitchName, findGatewayPort, natRowsOf, snatOps, type GatewaySpec } from './gateway';
+import { createDhcpOps, DHCP, findDhcp, type DhcpSpec } from './dhcp-options';
+import { absentOp, presentOp, type RowRef } from './txn';
+
+export interface BindSpec {
+  switch: string;
+  subnet: string;
+  /** This network's reference key on the switch (refKey). */
+  ref: string;
+  networkId: string;
+  /** The tenant router, and this switch's gateway address and MAC on it. */
+  router?: { name: string; gatewayCidr?: string; mac: string };
+  gateway?: GatewaySpec;
+  dhcp?: DhcpSpec;
+}
+
+const refsOf = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
+
+export function planBind(nb: Db, s: BindSpec): Operation[] {
+  return [...planTopology(nb, s), ...planDhcp(nb, s.switch, s.dhcp)];
+}
+
+function planTopology(nb: Db, s: BindSpec): Operation[] {
+  const ops: Operation[] = [];
+  const ls = findSwitch(nb, s.switch);
+  let lsRef: RowRef;
+  if (ls) {
+    const have = externalIds(ls)['ocn-subnet'];
+    if (have && s.subnet && have !== s.subnet && s.subnet !== '0.0.0.0/0') {
+      throw new ConflictError(`ovn.switch ${s.switch} carries subnet ${have}; this network has ${s.subnet}. Use the same --subnet on every host`);
+    }
+    ops.push(...presentOp(LS, ls), ...addRefOps(ls, s.ref));
+    lsRef = ls;
+  } else {
+    ops.push(...createSwitchOps(s.switch, s.subnet, s.ref));
+    lsRef = named('newls');
+  }
+  if (!s.router) return ops;
+  const lr = findRouter(nb, s.router.name);
+  let lrRef: RowRef | undefined = lr;
+  if (lr) ops.push(...presentOp(LR, lr));
+  // Another host may create the same router port, gateway port or peer ports at this moment:
+  // their names are unique in the schema, so the later transaction fails and is planned again.
+  if (s.router.gatewayCidr && !findByName(nb, LRP, routerPortName(s.switch))) {
+    if (!lrRef) {
+      ops.push(...createRouterOps(s.router.name));
+      lrRef = named('newlr');
+    }
+    ops.push(...connectSwitchOps(lrRef, lsRef, s.switch, s.router.gatewayCidr, s.router.mac));
+  }
+  if (!s.gateway) return ops;
+  if (!lrRef) throw new Error(`router ${s.router.name} is missing`);
+  let ext = externalAddress(nb, s.router.name);
+  if (!findGatewayPort(nb, s.router.name)) {
+    ops.push(absentOp(LS, [['name', '==', externalSwitchName(s.router.name)]]), ...createGatewayOps(lrRef, s.gateway));
+    ext = s.gateway.externalIp.split('/')[0];
+  }
+  if (s.subnet && ext && !(lr && natRowsOf(nb, lr).some((n) => n.type === 'snat' && n.logical_ip === s.subnet))) {
+    // NAT rows have no name: a router whose NAT set changed since we looked may have just got it.
+    if (lr) ops.push({ op: 'wait', table: LR, where: byUuid(lr._uuid), columns: ['nat'], until: '==', rows: [{ nat: set(...refsOf(lr.nat).map(uuid)) }], timeout: 0 });
+    ops.push(...snatOps(lrRef, ext, s.subnet, s.networkId));
+  }
+  return ops;
+}
+
+/** DHCP options are per switch, whichever router (if any) it has. */
+function planDhcp(nb: Db, switchName: string, spec: DhcpSpec | undefined): Operation[] {
+  if (!spec || findDhcp(nb, switchName)) return [];
+  return [absentOp(DHCP, [['external_ids', 'includes', map({ 'ocn-switch': switchName })]]), ...createDhcpOps(switchName, spec)];
+}

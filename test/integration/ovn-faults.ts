@@ -1,0 +1,104 @@
+// Fault injection for the OVN tests: a wrapper around a real Db whose k-th transaction fails.
+// The database stays real; only the outcome the caller sees is forced, in one of two ways:
+// - 'rejected': the server refused it (nothing committed), like an aborted OVSDB transaction;
+// - 'reply-lost': it was committed, then the connection died before the reply came.
+import type { Db } from '../../src/ovs/db';
+import type { Operation, OperationResult } from '../../src/ovsdb/types';
+import { OvsdbConnectionError, OvsdbError } from '../../src/ovsdb/errors';
+import pino from 'pino';
+import { OvsdbClient } from '../../src/ovsdb/client';
+import { dbFromClient } from '../../src/daemon';
+import { NB_MONITOR } from '../../src/ovn/nb';
+import { OvnNetworks } from '../../src/driver/ovn-network';
+
+export type FaultMode = 'rejected' | 'reply-lost';
+
+export class FaultyDb implements Db {
+  /** Transactions seen since the last arm(). */
+  count = 0;
+  private failAt = 0;
+  private mode: FaultMode = 'rejected';
+
+  constructor(private readonly inner: Db) {}
+
+  /** Fails transaction number k (1-based) from now on; k = 0 never fails (counting only). */
+  arm(k: number, mode: FaultMode = 'rejected'): void {
+    this.count = 0;
+    this.failAt = k;
+    this.mode = mode;
+  }
+
+  async transact(ops: Operation[]): Promise<OperationResult[]> {
+    const n = ++this.count;
+    if (n !== this.failAt) return this.inner.transact(ops);
+    if (this.mode === 'rejected') throw new OvsdbError('injected fault', undefined, ops.length, `injected fault: transaction ${n} rejected`);
+    await this.inner.transact(ops);
+    throw new OvsdbConnectionError(`injected fault: connection lost before the reply to transaction ${n}`);
+  }
+
+  rows(table: string) {
+    return this.inner.rows(table);
+  }
+
+  waitFor<T>(table: string, predicate: Parameters<Db['waitFor']>[1], timeoutMs: number): Promise<T> {
+    return this.inner.waitFor(table, predicate as never, timeoutMs);
+  }
+}
+
+/** One "host" of the OVN tests: its own NB connection (through a FaultyDb) and OvnNetworks. */
+export async function ovnHost(remote: string, name: string, clients: OvsdbClient[]) {
+  const c = new OvsdbClient({ remote, database: 'OVN_Northbound', monitor: NB_MONITOR });
+  await c.connect();
+  clients.push(c);
+  const nb = new FaultyDb(dbFromClient(c));
+  return { name, nb, ovn: new OvnNetworks({ nb, host: () => name, log: pino({ level: 'silent' }) }) };
+}
+export type OvnHost = Awaited<ReturnType<typeof ovnHost>>;
+
+/** The NB tables the plugin writes to. */
+export const OUR_TABLES = ['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Logical_Router_Static_Route', 'Gateway_Chassis', 'NAT', 'DHCP_Options', 'Load_Balancer'];
+
+/**
+ * Every row of those tables as committed now (a select on the server, not a cache), without the
+ * _version column, so two snapshots are equal exactly when no row was added, removed or changed.
+ */
+export async function nbSnapshot(observer: OvsdbClient): Promise<Record<string, Record<string, unknown>>> {
+  const res = await observer.transact(OUR_TABLES.map((table) => ({ op: 'select', table, where: [] }) as Operation));
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [i, table] of OUR_TABLES.entries()) {
+    const rows: Record<string, unknown> = {};
+    for (const r of res[i].rows ?? []) {
+      const { _uuid, _version, ...rest } = r as Record<string, unknown>;
+      void _version;
+      rows[JSON.stringify(_uuid)] = rest;
+    }
+    out[table] = rows;
+  }
+  return out;
+}
+
+type Snapshot = Awaited<ReturnType<typeof nbSnapshot>>;
+
+/** A row as a person reads it in a failure message: its table, name (or type and addresses). */
+function label(table: string, row: Record<string, unknown>): string {
+  const name = row.name ?? [row.type, row.logical_ip, row.cidr, row.ip_prefix].filter((x) => x !== undefined).join(' ');
+  return `${table} ${String(name)}`;
+}
+
+/** Rows added, removed or changed between two snapshots, one line each (empty when equal). */
+export function nbDiff(was: Snapshot, now: Snapshot): string[] {
+  const out: string[] = [];
+  for (const table of OUR_TABLES) {
+    const a = was[table] ?? {};
+    const b = now[table] ?? {};
+    for (const [id, row] of Object.entries(b)) {
+      if (!(id in a)) out.push(`+ ${label(table, row as Record<string, unknown>)}`);
+      else if (JSON.stringify(row) !== JSON.stringify(a[id])) {
+        const cols = Object.keys(row as object).filter((c) => JSON.stringify((row as Record<string, unknown>)[c]) !== JSON.stringify((a[id] as Record<string, unknown>)[c]));
+        out.push(`~ ${label(table, row as Record<string, unknown>)}: ${cols.map((c) => `${c} ${JSON.stringify((row as Record<string, unknown>)[c])}`).join(', ')}`);
+      }
+    }
+    for (const [id, row] of Object.entries(a)) if (!(id in b)) out.push(`- ${label(table, row as Record<string, unknown>)}`);
+  }
+  return out;
+}
