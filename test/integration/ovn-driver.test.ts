@@ -46,7 +46,7 @@ async function driverOn(h: OvnHost) {
   const kv = new OvsKvStore(local, new RootExternalIds(local));
   const ipam = new Ipam(kv, 'ocn-test', { v4: parseAutoPoolRange('10.128.0.0/11:24', 'x'), v6: parseAutoPoolRange('fd00::/32:64', 'x') });
   let driver!: OvsNetworkDriver;
-  const firewall = new Firewall('ocn-test', () => driver.firewallState(), log, 0);
+  const firewall = new Firewall('ocn-test', () => driver.firewallState(), log, { resyncMs: 0, bridgeWatchMs: 0 });
   driver = new OvsNetworkDriver({ name: 'ocn-test', scope: 'local', db: local, links: noLinks, kv, log, ovn: h.ovn, firewall, ipam });
   return { driver, local, ipam };
 }
