@@ -175,8 +175,6 @@ export class OvsNetworkDriver implements P.NetworkDriver {
 
   /** Builds what a validated network record describes, or nothing when a step fails. */
   private async createNetworkRecorded(rec: NetworkRecord): Promise<void> {
-    const ipv4 = rec.ipv4;
-    const ipv6Data = rec.ipv6;
     if (rec.options.ovn) await this.d.ovn!.bind(rec);
     let ops: Operation[];
     try {
@@ -206,7 +204,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       await Promise.all([this.infra.configureGateway(rec), rules]);
       if (rec.overlay) await this.d.overlay!.sync();
       const book = rec.ovn ? this.d.ovn!.book(rec) : undefined;
-      for (const d of [...ipv4, ...ipv6Data]) {
+      for (const d of [...rec.ipv4, ...rec.ipv6]) {
         if (this.d.ipam.isOurSpace(d.AddressSpace)) await this.d.ipam.bindNetwork(d.AddressSpace, d.Pool, rec.id, book);
       }
     } catch (err) {
