@@ -2,6 +2,7 @@
 // Swarm asks for the same pool in the global space (manager) and the local space (node), so
 // pools are keyed by space and never checked for overlap across spaces.
 import { ConflictError, InputError } from '../util/errors';
+import { GLOBAL_SPACE, LOCAL_SPACE } from '../protocol/fields';
 import type { KvStore } from '../state/kv';
 import { Cidr, bigIntToIp, contains, formatCidr, hostRange, ipToBigInt, overlaps, parseCidr, parseNetwork, size } from './cidr';
 import type {
@@ -9,8 +10,7 @@ import type {
   RequestAddressRequest, RequestAddressResponse, RequestPoolRequest, RequestPoolResponse,
 } from '../protocol/ipam';
 
-export const LOCAL_SPACE = 'ocn-local';
-export const GLOBAL_SPACE = 'ocn-global';
+export { GLOBAL_SPACE, LOCAL_SPACE };
 const GATEWAY_TYPE = 'com.docker.network.gateway';
 /** After dockerd (re)registers us it replays pools and addresses it already holds. */
 const REPLAY_WINDOW_MS = 120_000;
