@@ -396,8 +396,10 @@ export class Ipam implements IpamDriver {
         }
       }
       if (shared) {
+        // Addresses held now are reserved here; any taken from now on reserves itself (record()).
+        const held = [...p.taken];
         p.shared = shared;
-        for (const [ip, role] of p.taken) {
+        for (const [ip, role] of held) {
           const text = bigIntToIp(ip, p.cidr.v6);
           if (!(await shared.reserve(text, role))) throw new ConflictError(`address ${text} of subnet ${poolCidr} is already in use on another host`);
         }
