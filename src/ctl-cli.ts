@@ -6,7 +6,8 @@ import { CONTROL_PATH } from './server/control';
 import { InputError } from './util/errors';
 
 const USAGE = `Usage: ovs-container-network ctl [--name NAME] [--plugin-dir DIR] METHOD [JSON-PARAMS]
-Methods: networks.list, endpoints.list, pools.list, peers.get, peers.set '["10.0.0.2","10.0.0.3"]', tunnels.status`;
+Methods: networks.list, endpoints.list, pools.list, peers.get, tunnels.status,
+  peers.set '["10.0.0.2","10.0.0.3"]' (or '{"peers": []}' to remove every peer)`;
 
 function post(socketPath: string, body: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -36,6 +37,10 @@ export async function ctlMain(argv: string[], env: NodeJS.ProcessEnv): Promise<v
     parsed = params === undefined ? undefined : JSON.parse(params);
   } catch {
     throw new InputError(`parameters must be JSON: ${params}`);
+  }
+  // JSON-RPC params are by position or by name; a bare string or number is neither.
+  if (parsed !== undefined && (parsed === null || typeof parsed !== 'object')) {
+    throw new InputError(`parameters must be a JSON array or object, like '["10.0.0.2"]' or '{"peers": []}': ${params}`);
   }
   const sock = path.join(dir, `${name}.sock`);
   const client = new JSONRPCClient(async (req) => {

@@ -52,7 +52,7 @@ export const OPTION_DOCS: OptionDoc[] = [
   { key: 'mtu', accepts: '68-65535 (1280+ with IPv6)', help: 'MTU of both veth ends and of the gateway port (default 1500)' },
   { key: MTU_KEY, accepts: 'same as mtu', help: "Docker's own MTU option; Docker does not apply it, the plugin does" },
   { key: 'tenant_id', accepts: 'letters, digits, "_.-", up to 64', help: 'recorded on every port as external_ids:ocn-tenant' },
-  { key: 'external_ids', accepts: 'k1=v1,k2=v2', help: 'extra external_ids recorded on every port and interface of the network' },
+  { key: 'external_ids', accepts: 'k1=v1,k2=v2', help: 'extra external_ids recorded on every port and interface of the network (keys ocn-*, ovn-*, xs-*, iface-id, iface-status, attached-mac, vm-id are reserved)' },
   { key: 'gateway', accepts: 'local | external', help: 'local: gateway address on an OVS internal port, NAT egress and published ports; external: L2 only, a router on the uplink' },
   { key: 'uplink', accepts: 'interface name', help: 'physical interface added to the bridge as a trunk port (needs gateway=external)' },
   { key: 'overlay', accepts: 'vxlan | geneve', help: "plain OVS overlay to the daemon's --peers (no OVN): full mesh of tunnels, the network is a VNI" },
@@ -99,14 +99,20 @@ function oneOf<T extends string>(key: string, v: string, allowed: readonly T[]):
   return v as T;
 }
 
+/** Keys OVS and OVN act on (binding a port to a logical port, faking its state) and our own. */
+const RESERVED_EXTID = /^(ocn-|ovn-|xs-|iface-id$|iface-status$|attached-mac$|vm-id$)/;
+const RESERVED_EXTID_TEXT = 'ocn-*, ovn-*, xs-*, iface-id, iface-status, attached-mac, vm-id';
+
 function parseExternalIds(v: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of v.split(',').map((s) => s.trim()).filter(Boolean)) {
     const eq = part.indexOf('=');
     const k = eq > 0 ? part.slice(0, eq) : '';
     if (!EXTID_KEY_RE.test(k)) throw new InputError(`option external_ids: "${part}" is not k=v with a key of letters, digits, "_.:-"`);
-    if (k.startsWith('ocn-')) throw new InputError(`option external_ids: key "${k}" is reserved (ocn-* keys are written by the plugin)`);
-    out[k] = part.slice(eq + 1);
+    if (RESERVED_EXTID.test(k)) throw new InputError(`option external_ids: key "${k}" is reserved (OVS, OVN and the plugin act on ${RESERVED_EXTID_TEXT}); choose another key`);
+    const value = part.slice(eq + 1);
+    if (/[\u0000-\u001f\u007f]/.test(value)) throw new InputError(`option external_ids: the value of "${k}" (${JSON.stringify(value)}) contains control characters; accepted: printable text`);
+    out[k] = value;
   }
   return out;
 }

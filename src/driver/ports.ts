@@ -1,5 +1,6 @@
 // Published ports (-p) as Docker hands them to ProgramExternalConnectivity.
 import { PortBindingSchema } from '../protocol/network';
+import { describeValidationError } from '../protocol/routes';
 import type { PublishedPort } from '../net/firewall';
 import { InputError } from '../util/errors';
 
@@ -14,8 +15,10 @@ export function publishedPorts(raw: unknown, addrs: string[], inUse: Set<string>
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw new InputError('com.docker.network.portmap must be a list of port bindings');
   const out: PublishedPort[] = [];
-  for (const item of raw) {
-    const b = PortBindingSchema.parse(item);
+  for (const [i, item] of raw.entries()) {
+    const parsed = PortBindingSchema.safeParse(item);
+    if (!parsed.success) throw new InputError(`com.docker.network.portmap[${i}]: ${describeValidationError(parsed.error)}`);
+    const b = parsed.data;
     const proto = PROTOS[b.Proto];
     if (!proto) throw new InputError(`published port ${b.Port}: protocol number ${b.Proto} is not one of 6 (tcp), 17 (udp), 132 (sctp)`);
     let hostPort = b.HostPort;

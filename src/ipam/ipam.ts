@@ -2,6 +2,7 @@
 // Swarm asks for the same pool in the global space (manager) and the local space (node), so
 // pools are keyed by space and never checked for overlap across spaces.
 import { ConflictError, InputError } from '../util/errors';
+import { GLOBAL_SPACE, LOCAL_SPACE } from '../protocol/fields';
 import type { KvStore } from '../state/kv';
 import { Cidr, bigIntToIp, contains, formatCidr, hostRange, ipToBigInt, overlaps, parseCidr, parseNetwork, size } from './cidr';
 import type {
@@ -9,8 +10,7 @@ import type {
   RequestAddressRequest, RequestAddressResponse, RequestPoolRequest, RequestPoolResponse,
 } from '../protocol/ipam';
 
-export const LOCAL_SPACE = 'ocn-local';
-export const GLOBAL_SPACE = 'ocn-global';
+export { GLOBAL_SPACE, LOCAL_SPACE };
 const GATEWAY_TYPE = 'com.docker.network.gateway';
 /** After dockerd (re)registers us it replays pools and addresses it already holds. */
 const REPLAY_WINDOW_MS = 120_000;
@@ -35,14 +35,24 @@ export interface SharedAddresses {
   release(ip: string): Promise<void>;
 }
 
+/** committing/releasing: its record is being written or removed; it still counts as taken. */
+type PoolState = 'committing' | 'ready' | 'releasing';
+
 interface Pool {
   shared?: SharedAddresses;
   rec: PoolRecord;
   cidr: Cidr;
   range: { first: bigint; last: bigint };
+  /** Every address held, including those whose record is still being written or removed. */
   taken: Map<bigint, AddressRole>;
+  /** Addresses whose record is in flight (allocation or release): taken, but nobody's yet. */
+  pending: Map<bigint, Promise<void>>;
   cursor: bigint;
+  state: PoolState;
 }
+
+/** The shared book refused an address: another host holds it. */
+class HeldElsewhere extends ConflictError {}
 
 export interface AutoPoolRange {
   range: Cidr;
@@ -141,6 +151,9 @@ export class Ipam implements IpamDriver {
     }
     const id = `${space}/${formatCidr(cidr)}${sub ? '/' + formatCidr(sub) : ''}`;
     const existing = this.pools.get(id);
+    if (existing && existing.state !== 'ready') {
+      throw new ConflictError(`RequestPool: subnet ${formatCidr(cidr)} is being ${existing.state === 'committing' ? 'allocated' : 'released'} by another request`);
+    }
     if (existing) {
       // Same request again: dockerd's replay after its restart, or a retry of a request whose
       // answer was lost. A pool already serving a network is only handed out again during replay.
@@ -159,8 +172,16 @@ export class Ipam implements IpamDriver {
     const rec: PoolRecord = { id, space, pool: formatCidr(cidr), v6: cidr.v6 };
     if (sub) rec.sub = formatCidr(sub);
     if (req.Options && Object.keys(req.Options).length) rec.options = req.Options;
-    await this.kv.commit({ set: { [this.poolPrefix + id]: JSON.stringify(rec) } });
-    this.pools.set(id, this.materialise(rec));
+    // Held from the decision on, so concurrent requests see it; dropped again if the commit fails.
+    const held = this.materialise(rec, 'committing');
+    this.pools.set(id, held);
+    try {
+      await this.kv.commit({ set: { [this.poolPrefix + id]: JSON.stringify(rec) } });
+    } catch (err) {
+      if (this.pools.get(id) === held) this.pools.delete(id);
+      throw err;
+    }
+    held.state = 'ready';
     this.claim(id);
     return { PoolID: id, Pool: rec.pool, Data: {} };
   }
@@ -177,21 +198,29 @@ export class Ipam implements IpamDriver {
     throw new ConflictError(`RequestPool: no free /${prefix} left in the automatic range ${formatCidr(range)}; pass --subnet or widen --default-pools${v6 ? '6' : ''}`);
   }
 
-  private materialise(rec: PoolRecord): Pool {
+  private materialise(rec: PoolRecord, state: PoolState = 'ready'): Pool {
     const cidr = parseCidr(rec.pool);
     const range = hostRange(rec.sub ? parseCidr(rec.sub) : cidr);
     const whole = hostRange(cidr);
     // A sub-range may start on the subnet's network address: never hand that out on IPv4.
     if (range.first < whole.first) range.first = whole.first;
     if (range.last > whole.last) range.last = whole.last;
-    return { rec, cidr, range, taken: new Map(), cursor: range.first };
+    return { rec, cidr, range, taken: new Map(), pending: new Map(), cursor: range.first, state };
   }
 
   async releasePool(req: ReleasePoolRequest): Promise<Record<string, never>> {
     const pool = this.pools.get(req.PoolID);
-    if (!pool) return {};
+    // A pool still being committed was never handed out; one being released is a repeat.
+    if (!pool || pool.state !== 'ready') return {};
+    // Still taken while the records go (no new pool may overlap it yet), but no new addresses.
+    pool.state = 'releasing';
     const del = [this.poolPrefix + req.PoolID, ...[...pool.taken.keys()].map((ip) => this.addrKey(pool, ip))];
-    await this.kv.commit({ del });
+    try {
+      await this.kv.commit({ del });
+    } catch (err) {
+      pool.state = 'ready';
+      throw err;
+    }
     this.pools.delete(req.PoolID);
     return {};
   }
@@ -202,7 +231,8 @@ export class Ipam implements IpamDriver {
 
   private pool(id: string, method: string): Pool {
     const pool = this.pools.get(id);
-    if (!pool) throw new InputError(`${method}: unknown pool "${id}"`);
+    if (!pool || pool.state === 'committing') throw new InputError(`${method}: unknown pool "${id}"`);
+    if (pool.state === 'releasing') throw new ConflictError(`${method}: pool "${id}" is being released`);
     return pool;
   }
 
@@ -211,7 +241,7 @@ export class Ipam implements IpamDriver {
     const opts = req.Options ?? {};
     // Docker 20.10 sends aux addresses and container --ip alike (Options null): both are 'ep'.
     const role: AddressRole = opts.RequestAddressType === GATEWAY_TYPE ? 'gw' : 'ep';
-    let ip: bigint;
+    // From here to record() nothing awaits: the choice and its mark are one step.
     if (req.Address) {
       const { value, v6 } = ipToBigInt(req.Address);
       if (v6 !== pool.cidr.v6 || !contains(pool.cidr, value)) {
@@ -219,49 +249,86 @@ export class Ipam implements IpamDriver {
       }
       const holder = pool.taken.get(value);
       if (holder !== undefined) {
-        if (holder === 'gw' && role === 'gw') return this.answer(pool, value);
-        const key = this.addrKey(pool, value);
-        if (this.inReplay() && !this.claimed.has(key)) {
-          this.claim(key);
-          return this.answer(pool, value);
+        const inFlight = pool.pending.get(value);
+        // Every host's network asks for the same gateway: wait for the one in flight, then decide.
+        if (inFlight && holder === 'gw' && role === 'gw') return this.afterSettled(inFlight, req);
+        if (!inFlight) {
+          if (holder === 'gw' && role === 'gw') return this.answer(pool, value);
+          const key = this.addrKey(pool, value);
+          if (this.inReplay() && !this.claimed.has(key)) {
+            this.claim(key);
+            return this.answer(pool, value);
+          }
         }
         throw new ConflictError(`RequestAddress: ${req.Address} is already in use in ${pool.rec.pool}${holder === 'gw' ? ' (the gateway)' : ''}`);
       }
-      ip = value;
-      if (pool.shared && !(await pool.shared.reserve(req.Address, role))) {
-        throw new ConflictError(`RequestAddress: ${req.Address} is already in use in ${pool.rec.pool} on another host`);
+      return this.record(pool, value, role, !!pool.shared);
+    }
+    if (role === 'gw') {
+      const first = pool.range.first;
+      const holder = pool.taken.get(first);
+      const inFlight = pool.pending.get(first);
+      if (holder === 'gw' && inFlight) return this.afterSettled(inFlight, req);
+      if (holder === 'gw') return this.answer(pool, first);
+      return this.record(pool, holder === undefined ? first : this.nextFree(pool), role, false);
+    }
+    if (!pool.shared) return this.record(pool, this.nextFree(pool), role, false);
+    // Another host may hold the address we pick: reserving it in the shared book decides.
+    for (let attempt = 0; attempt < 64; attempt++) {
+      try {
+        return await this.record(pool, this.nextSharedFree(pool), role, true);
+      } catch (err) {
+        if (!(err instanceof HeldElsewhere)) throw err;
       }
-    } else if (role === 'gw') {
-      ip = pool.range.first;
-      const holder = pool.taken.get(ip);
-      if (holder === 'gw') return this.answer(pool, ip);
-      if (holder !== undefined) ip = this.nextFree(pool);
-    } else {
-      ip = pool.shared ? await this.nextSharedFree(pool) : this.nextFree(pool);
     }
-    try {
-      await this.kv.commit({ set: { [this.addrKey(pool, ip)]: role } });
-    } catch (err) {
-      if (pool.shared && role !== 'gw') await pool.shared.release(bigIntToIp(ip, pool.cidr.v6));
-      throw err;
-    }
+    throw new ConflictError(`RequestAddress: could not reserve an address in ${pool.rec.pool} (too much contention between hosts)`);
+  }
+
+  private async afterSettled(inFlight: Promise<void>, req: RequestAddressRequest): Promise<RequestAddressResponse> {
+    await inFlight.catch(() => undefined);
+    return this.requestAddress(req);
+  }
+
+  /**
+   * Marks the address taken before anything is awaited, so a concurrent request sees it; then
+   * reserves it in the shared book (when asked) and writes its record. Any failure unmarks it.
+   */
+  private async record(pool: Pool, ip: bigint, role: AddressRole, reserveShared: boolean): Promise<RequestAddressResponse> {
+    const key = this.addrKey(pool, ip);
+    const text = bigIntToIp(ip, pool.cidr.v6);
     pool.taken.set(ip, role);
-    this.claim(this.addrKey(pool, ip));
+    this.claim(key);
+    const write = (async () => {
+      if (reserveShared && !(await pool.shared!.reserve(text, role))) {
+        throw new HeldElsewhere(`RequestAddress: ${text} is already in use in ${pool.rec.pool} on another host`);
+      }
+      try {
+        await this.kv.commit({ set: { [key]: role } });
+      } catch (err) {
+        if (reserveShared && role !== 'gw') await pool.shared!.release(text).catch(() => undefined);
+        throw err;
+      }
+    })();
+    pool.pending.set(ip, write);
+    try {
+      await write;
+    } catch (err) {
+      pool.taken.delete(ip);
+      this.claimed.delete(key);
+      throw err;
+    } finally {
+      pool.pending.delete(ip);
+    }
     return this.answer(pool, ip);
   }
 
-  /** Picks a free address and reserves it cluster-wide; a lost race moves on to the next one. */
-  private async nextSharedFree(pool: Pool): Promise<bigint> {
-    const shared = pool.shared!;
-    for (let attempt = 0; attempt < 64; attempt++) {
-      const elsewhere = shared.taken();
-      const skip = new Map(pool.taken);
-      for (const a of elsewhere) skip.set(ipToBigInt(a).value, 'ep');
-      const cand = this.nextFree({ ...pool, taken: skip });
-      pool.cursor = cand + 1n > pool.range.last ? pool.range.first : cand + 1n;
-      if (await shared.reserve(bigIntToIp(cand, pool.cidr.v6), 'ep')) return cand;
-    }
-    throw new ConflictError(`RequestAddress: could not reserve an address in ${pool.rec.pool} (too much contention between hosts)`);
+  /** A free address that the shared book, as last seen, does not list either. */
+  private nextSharedFree(pool: Pool): bigint {
+    const skip = new Map(pool.taken);
+    for (const a of pool.shared!.taken()) skip.set(ipToBigInt(a).value, 'ep');
+    const cand = this.nextFree({ ...pool, taken: skip });
+    pool.cursor = cand + 1n > pool.range.last ? pool.range.first : cand + 1n;
+    return cand;
   }
 
   private answer(pool: Pool, ip: bigint): RequestAddressResponse {
@@ -285,17 +352,28 @@ export class Ipam implements IpamDriver {
 
   async releaseAddress(req: ReleaseAddressRequest): Promise<Record<string, never>> {
     const pool = this.pools.get(req.PoolID);
-    if (!pool) return {};
+    if (!pool || pool.state !== 'ready') return {};
     let ip: bigint;
     try {
       ip = ipToBigInt(req.Address.split('/')[0]).value;
     } catch {
       return {};
     }
-    if (!pool.taken.has(ip)) return {};
-    await this.kv.commit({ del: [this.addrKey(pool, ip)] });
-    if (pool.shared && pool.taken.get(ip) !== 'gw') await pool.shared.release(bigIntToIp(ip, pool.cidr.v6));
-    pool.taken.delete(ip);
+    const role = pool.taken.get(ip);
+    // An address in flight was never handed out (or is being released already): nothing to do.
+    if (role === undefined || pool.pending.has(ip)) return {};
+    // It stays taken until its record is gone: a concurrent request cannot get it half-released.
+    const drop = (async () => {
+      await this.kv.commit({ del: [this.addrKey(pool, ip)] });
+      if (pool.shared && role !== 'gw') await pool.shared.release(bigIntToIp(ip, pool.cidr.v6));
+    })();
+    pool.pending.set(ip, drop);
+    try {
+      await drop;
+      pool.taken.delete(ip);
+    } finally {
+      pool.pending.delete(ip);
+    }
     return {};
   }
 
@@ -306,14 +384,22 @@ export class Ipam implements IpamDriver {
    */
   async bindNetwork(space: string, poolCidr: string, networkId: string, shared?: SharedAddresses): Promise<void> {
     for (const p of this.pools.values()) {
-      if (p.rec.space !== space || p.rec.pool !== poolCidr) continue;
+      if (p.rec.space !== space || p.rec.pool !== poolCidr || p.state !== 'ready') continue;
       if (p.rec.network !== networkId) {
+        const before = p.rec.network;
         p.rec.network = networkId;
-        await this.kv.commit({ set: { [this.poolPrefix + p.rec.id]: JSON.stringify(p.rec) } });
+        try {
+          await this.kv.commit({ set: { [this.poolPrefix + p.rec.id]: JSON.stringify(p.rec) } });
+        } catch (err) {
+          p.rec.network = before;
+          throw err;
+        }
       }
       if (shared) {
+        // Addresses held now are reserved here; any taken from now on reserves itself (record()).
+        const held = [...p.taken];
         p.shared = shared;
-        for (const [ip, role] of p.taken) {
+        for (const [ip, role] of held) {
           const text = bigIntToIp(ip, p.cidr.v6);
           if (!(await shared.reserve(text, role))) throw new ConflictError(`address ${text} of subnet ${poolCidr} is already in use on another host`);
         }

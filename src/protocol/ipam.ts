@@ -1,29 +1,30 @@
 // Docker's remote IpamDriver protocol, declared once. Note the error key differs from the
 // network protocol ("Error", not "Err"); the server answers errors with both keys.
 import { z } from 'zod';
+import { AddressMaybePrefix, AddressOrEmpty, AddressSpaceField, CidrOrEmpty, PoolIdField } from './fields';
 
 export const RequestPoolSchema = z.object({
-  AddressSpace: z.string().optional().default(''),
-  Pool: z.string().optional().default(''),
-  SubPool: z.string().optional().default(''),
+  AddressSpace: AddressSpaceField.optional().default(''),
+  Pool: CidrOrEmpty.optional().default(''),
+  SubPool: CidrOrEmpty.optional().default(''),
   Options: z.record(z.string(), z.string()).nullish(),
   V6: z.boolean().optional().default(false),
 });
 export type RequestPoolRequest = z.infer<typeof RequestPoolSchema>;
 
-export const ReleasePoolSchema = z.object({ PoolID: z.string().min(1) });
+export const ReleasePoolSchema = z.object({ PoolID: PoolIdField });
 export type ReleasePoolRequest = z.infer<typeof ReleasePoolSchema>;
 
 export const RequestAddressSchema = z.object({
-  PoolID: z.string().min(1),
-  Address: z.string().optional().default(''),
+  PoolID: PoolIdField,
+  Address: AddressOrEmpty.optional().default(''),
   Options: z.record(z.string(), z.string()).nullish(),
 });
 export type RequestAddressRequest = z.infer<typeof RequestAddressSchema>;
 
 export const ReleaseAddressSchema = z.object({
-  PoolID: z.string().min(1),
-  Address: z.string().min(1),
+  PoolID: PoolIdField,
+  Address: AddressMaybePrefix.refine((v) => v !== '', { error: 'an address is required' }),
 });
 export type ReleaseAddressRequest = z.infer<typeof ReleaseAddressSchema>;
 

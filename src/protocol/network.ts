@@ -1,15 +1,20 @@
 // Docker's remote NetworkDriver protocol, declared once: request schemas (validated at the edge),
 // response types, and the interface a driver implements. Wire facts: ../shared/notes/docker-plugin-protocol.md.
 import { z } from 'zod';
+import {
+  AddressMaybePrefix, AddressOrEmpty, AddressSpaceField, Cidr, CidrOrEmpty, EndpointIdField, MacOrEmpty, NetworkIdField,
+  SandboxKeyField, portField,
+} from './fields';
 
-const id = z.string().min(1);
+const id = NetworkIdField;
+const endpointId = EndpointIdField;
 const generic = z.record(z.string(), z.unknown());
 
 export const IPAMDataSchema = z.object({
-  AddressSpace: z.string().optional().default(''),
-  Pool: z.string(),
-  Gateway: z.string().optional(),
-  AuxAddresses: z.record(z.string(), z.string()).nullish(),
+  AddressSpace: AddressSpaceField.optional().default(''),
+  Pool: Cidr,
+  Gateway: AddressMaybePrefix.optional(),
+  AuxAddresses: z.record(z.string(), AddressMaybePrefix).nullish(),
 });
 export type IPAMData = z.infer<typeof IPAMDataSchema>;
 
@@ -32,19 +37,19 @@ export type AllocateNetworkRequest = z.infer<typeof AllocateNetworkSchema>;
 export const NetworkIdSchema = z.object({ NetworkID: id });
 export type NetworkIdRequest = z.infer<typeof NetworkIdSchema>;
 
-export const EndpointIdSchema = z.object({ NetworkID: id, EndpointID: id });
+export const EndpointIdSchema = z.object({ NetworkID: id, EndpointID: endpointId });
 export type EndpointIdRequest = z.infer<typeof EndpointIdSchema>;
 
 export const EndpointInterfaceSchema = z.object({
-  Address: z.string().optional().default(''),
-  AddressIPv6: z.string().optional().default(''),
-  MacAddress: z.string().optional().default(''),
+  Address: CidrOrEmpty.optional().default(''),
+  AddressIPv6: CidrOrEmpty.optional().default(''),
+  MacAddress: MacOrEmpty.optional().default(''),
 });
 export type EndpointInterface = z.infer<typeof EndpointInterfaceSchema>;
 
 export const CreateEndpointSchema = z.object({
   NetworkID: id,
-  EndpointID: id,
+  EndpointID: endpointId,
   Interface: EndpointInterfaceSchema.nullish(),
   Options: generic.nullish(),
 });
@@ -52,15 +57,15 @@ export type CreateEndpointRequest = z.infer<typeof CreateEndpointSchema>;
 
 export const JoinSchema = z.object({
   NetworkID: id,
-  EndpointID: id,
-  SandboxKey: z.string().optional().default(''),
+  EndpointID: endpointId,
+  SandboxKey: SandboxKeyField.optional().default(''),
   Options: generic.nullish(),
 });
 export type JoinRequest = z.infer<typeof JoinSchema>;
 
 export const ProgramExternalConnectivitySchema = z.object({
   NetworkID: id,
-  EndpointID: id,
+  EndpointID: endpointId,
   Options: generic.nullish(),
 });
 export type ProgramExternalConnectivityRequest = z.infer<typeof ProgramExternalConnectivitySchema>;
@@ -77,11 +82,11 @@ export type GwAllocCheckRequest = z.infer<typeof GwAllocCheckSchema>;
 /** One entry of com.docker.network.portmap (Proto is the IP protocol number). */
 export const PortBindingSchema = z.object({
   Proto: z.number(),
-  IP: z.string().optional().default(''),
-  Port: z.number(),
-  HostIP: z.string().optional().default(''),
-  HostPort: z.number().optional().default(0),
-  HostPortEnd: z.number().optional().default(0),
+  IP: AddressOrEmpty.optional().default(''),
+  Port: portField(false),
+  HostIP: AddressOrEmpty.optional().default(''),
+  HostPort: portField(true).optional().default(0),
+  HostPortEnd: portField(true).optional().default(0),
 });
 export type PortBinding = z.infer<typeof PortBindingSchema>;
 

@@ -1,10 +1,10 @@
 // The control API: JSON-RPC 2.0 on the plugin's own socket (POST /ocn/v1/rpc), so a managed
 // plugin needs no second socket. Used by the CLI and by operators' tooling.
-import { JSONRPCServer } from 'json-rpc-2.0';
+import { isIPv4 } from 'node:net';
+import { JSONRPCErrorCode, JSONRPCErrorException, JSONRPCServer } from 'json-rpc-2.0';
 import type { OvsNetworkDriver } from '../driver/network-driver';
 import type { Ipam } from '../ipam/ipam';
 import type { OverlayManager } from '../overlay/overlay';
-import { parsePeers } from '../overlay/overlay';
 import type { OvnNetworks } from '../driver/ovn-network';
 
 export const CONTROL_PATH = '/ocn/v1/rpc';
@@ -22,6 +22,27 @@ function str(params: unknown, key: string): string {
   return v;
 }
 
+const PEERS_ACCEPTED = 'accepted: a list of IPv4 addresses, ["10.0.0.2","10.0.0.3"] or {"peers": ["10.0.0.2","10.0.0.3"]}; {"peers": []} removes every peer';
+
+/**
+ * peers.set's params. Replacing the peer list removes every tunnel not in it, so anything but a
+ * list of IPv4 addresses is refused, and an empty list is only taken in its explicit form.
+ */
+export function peersParam(params: unknown): string[] {
+  const refuse = (why: string) => new JSONRPCErrorException(`peers.set: ${why}; ${PEERS_ACCEPTED}`, JSONRPCErrorCode.InvalidParams);
+  let list: unknown[];
+  if (Array.isArray(params)) {
+    if (!params.length) throw refuse('an empty positional list is not taken as "no peers"');
+    list = params;
+  } else if (params && typeof params === 'object' && Object.keys(params).length === 1 && Array.isArray((params as { peers?: unknown }).peers)) {
+    list = (params as { peers: unknown[] }).peers;
+  } else {
+    throw refuse(params === undefined ? 'no params given' : `params ${JSON.stringify(params)} are not valid`);
+  }
+  for (const p of list) if (typeof p !== 'string' || !isIPv4(p)) throw refuse(`${JSON.stringify(p)} is not an IPv4 address`);
+  return [...new Set(list as string[])];
+}
+
 export function createControlServer(d: ControlDeps): JSONRPCServer {
   const rpc = new JSONRPCServer();
   rpc.addMethod('networks.list', () => [...d.driver.networks.values()].map((n) => ({
@@ -34,8 +55,7 @@ export function createControlServer(d: ControlDeps): JSONRPCServer {
   rpc.addMethod('peers.get', () => d.overlay?.getPeers() ?? []);
   rpc.addMethod('peers.set', async (params: unknown) => {
     if (!d.overlay) throw new Error('overlays are not enabled in this daemon');
-    const list = Array.isArray(params) ? params.join(',') : typeof params === 'object' && params && 'peers' in params ? String((params as { peers: unknown }).peers) : '';
-    await d.overlay.setPeers(parsePeers(list, 'peers.set'));
+    await d.overlay.setPeers(peersParam(params));
     return d.overlay.getPeers();
   });
   rpc.addMethod('tunnels.status', () => d.overlay?.status() ?? []);

@@ -147,6 +147,26 @@ test('an exhausted /29 refuses the next container with a clear message', async (
   assert.notEqual(again.code, 0, 'full again');
 });
 
+test('two concurrent docker run --ip X on one network: exactly one gets X, the other is refused', async () => {
+  await createNet('race', ['--subnet', '10.43.0.0/24']);
+  // Created first and started together. dockerd itself serialises CreateEndpoint per network
+  // (libnetwork's networkLocker), so its two RequestAddress calls follow each other: this guards
+  // the end result; the overlapping requests are test/integration/ipam-concurrency.test.ts's.
+  for (const x of ['10.43.0.50', '10.43.0.51', '10.43.0.52']) {
+    const names = [`r${x.split('.')[3]}a`, `r${x.split('.')[3]}b`];
+    for (const n of names) await dockerOk(env, ['create', '--name', n, '--network', 'race', '--ip', x, IMAGE, 'sleep', '1d']);
+    const rs = await Promise.all(names.map((n) => docker(env, ['start', n])));
+    const started = rs.filter((r) => r.code === 0);
+    assert.equal(started.length, 1, `exactly one of two started with ${x}: ${rs.map((r) => r.stderr.trim() || 'ok').join(' | ')}`);
+    const refused = rs.find((r) => r.code !== 0)!;
+    assert.match(refused.stderr, new RegExp(`RequestAddress: ${x.replace(/\./g, '\\.')} is already in use in 10\\.43\\.0\\.0/24`));
+    const winner = names[rs.indexOf(started[0])];
+    assert.equal((await netSettings(env, winner, 'race')).IPAddress, x);
+    await dockerOk(env, ['rm', '-f', ...names]);
+  }
+  await dockerOk(env, ['network', 'rm', 'race']);
+});
+
 test('teardown: rm -f everything and network rm leave nothing of the plugin behind', async () => {
   note('teardown');
   await assertTeardownClean(env);

@@ -60,9 +60,9 @@ test('--scope global: capabilities, AllocateNetwork echoes the options, the same
   const opts = { 'ovn.switch': 'swarmnet' };
   const alloc = await ok<{ Options: Record<string, string> }>(g, 'NetworkDriver.AllocateNetwork', { NetworkID: 'mhy8un3buzoxw0bkdccl9lp1b', Options: opts, IPv4Data: [{ AddressSpace: '', Pool: '10.58.0.0/24', Gateway: '10.58.0.1/24' }], IPv6Data: null });
   assert.deepEqual(alloc.Options, opts);
-  const ov = await ok<{ Options: Record<string, string> }>(g, 'NetworkDriver.AllocateNetwork', { NetworkID: 'ovl', Options: { overlay: 'vxlan', vni: '77' }, IPv4Data: [], IPv6Data: null });
+  const ov = await ok<{ Options: Record<string, string> }>(g, 'NetworkDriver.AllocateNetwork', { NetworkID: 'ovl' + 'a'.repeat(22), Options: { overlay: 'vxlan', vni: '77' }, IPv4Data: [], IPv6Data: null });
   assert.deepEqual(ov.Options, { overlay: 'vxlan', vni: '77', mtu: '1450' }, 'the chosen overlay MTU is in the swarm network options');
-  const bad = await g.call<{ Err: string }>('NetworkDriver.AllocateNetwork', { NetworkID: 'z', Options: { vlan: '9999' }, IPv4Data: [], IPv6Data: null });
+  const bad = await g.call<{ Err: string }>('NetworkDriver.AllocateNetwork', { NetworkID: 'z'.repeat(25), Options: { vlan: '9999' }, IPv4Data: [], IPv6Data: null });
   assert.match(bad.body.Err, /option vlan/);
   // Manager (global space) and node (local space) request the same pool and addresses.
   const mgr = await ok<{ PoolID: string }>(g, 'IpamDriver.RequestPool', { AddressSpace: 'ocn-global', Pool: '10.58.0.0/24', SubPool: '', Options: null, V6: false });
