@@ -10,7 +10,8 @@ import type { Logger } from '../util/log';
 import type { Operation } from '../ovsdb/types';
 import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
 import { findBridge } from '../ovs/bridge';
-import { addPortOps, undoAddPortOps, deletePortOps, findInterface, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
+import { addPortOps, undoAddPortOps, deletePortOps, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
+import { PortRefusedError, waitPortsOpen } from '../ovs/port-ready';
 import { vethNames } from '../netlink/names';
 import { InputError } from '../util/errors';
 import { KeyedMutex } from '../util/keyed-mutex';
@@ -24,6 +25,7 @@ import { parseCidr } from '../ipam/cidr';
 import { OvnNetworks } from './ovn-network';
 import { OVERHEAD, OverlayManager, autoVni } from '../overlay/overlay';
 import { lspName } from '../ovn/logical-switch-port';
+import { plainNetworkBridge } from './plain-bridge';
 
 export interface DriverDeps {
   name: string;
@@ -128,13 +130,16 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       }
       const ipv6 = options['com.docker.network.enable_ipv6'] === true;
       const opts = parseNetworkOptions(generic as Record<string, unknown> | undefined, ipv6);
+      const bridgeGiven = (generic as Record<string, unknown> | undefined)?.bridge !== undefined;
       const ipv4 = req.IPv4Data ?? [];
       const ipv6Data = req.IPv6Data ?? [];
       for (const d of [...ipv4, ...ipv6Data]) {
         parseCidr(d.Pool, 'subnet');
         if (d.Gateway) parseCidr(d.Gateway, 'gateway');
       }
-      if (opts.ovn) this.checkOvnNetwork(opts, ipv4, (await this.d.hostSettings?.()) ?? {});
+      const host = (await this.d.hostSettings?.()) ?? {};
+      if (opts.ovn) this.checkOvnNetwork(opts, ipv4, host);
+      else opts.bridge = plainNetworkBridge(bridgeGiven ? opts.bridge : undefined, host);
       const rec: NetworkRecord = {
         id: req.NetworkID,
         options: opts,
@@ -395,14 +400,17 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     });
   }
 
-  /** Waits (bounded) until ovs-vswitchd has opened the port, so the container starts connected. */
+  /**
+   * Waits (bounded) until ovs-vswitchd has opened the port, so the container starts connected.
+   * A port OVS refused fails the Join at once with OVS's reason; a slow ovs-vswitchd only warns.
+   */
   private async waitPortReady(ep: Endpoint): Promise<void> {
     const timeout = this.d.portReadyTimeoutMs ?? 2000;
     try {
-      await this.d.db.waitFor('Interface', (r) => (r.name === ep.hostIf && typeof r.ofport === 'number' && r.ofport !== 0 ? true : undefined), timeout);
-    } catch {
-      const row = findInterface(this.d.db, ep.hostIf);
-      this.d.log.warn({ endpoint: short(ep.id), port: ep.hostIf, error: row?.error }, `port not reported ready by ovs-vswitchd within ${timeout} ms`);
+      await waitPortsOpen(this.d.db, [ep.hostIf], timeout);
+    } catch (err) {
+      if (err instanceof PortRefusedError) throw new Error(`Join: endpoint ${short(ep.id)}: ${err.message}`);
+      this.d.log.warn({ endpoint: short(ep.id), port: ep.hostIf }, `port not reported ready by ovs-vswitchd within ${timeout} ms`);
     }
   }
 

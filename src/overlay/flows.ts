@@ -22,6 +22,8 @@ export interface TunnelPort {
   name: string;
   type: OverlayType;
   remote: string;
+  /** UDP port (options:dst_port): not OVN's, so both can tunnel to the same remote. */
+  dstPort: number;
 }
 
 const h8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
@@ -49,5 +51,5 @@ export function mgmtTarget(ovsdbRemote: string, bridge: string): string {
 }
 
 export async function replaceFlows(target: string, flows: string): Promise<void> {
-  await execa('ovs-ofctl', ['-O', 'OpenFlow13', '--bundle', 'replace-flows', target, '-'], { input: flows });
+  await execa('ovs-ofctl', ['-O', 'OpenFlow13', '--bundle', 'replace-flows', target, '-'], { input: flows, timeout: 10_000 });
 }
