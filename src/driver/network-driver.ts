@@ -7,11 +7,11 @@ import type { Firewall } from '../net/firewall';
 import type { Ipam } from '../ipam/ipam';
 import type { KvStore } from '../state/kv';
 import type { Logger } from '../util/log';
-import type { Operation } from '../ovsdb/types';
+import type { Operation, Row } from '../ovsdb/types';
 import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
 import { findBridge } from '../ovs/bridge';
 import { addPortOps, undoAddPortOps, deletePortOps, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
-import { PortRefusedError, waitPortsOpen } from '../ovs/port-ready';
+import { PortRefusedError, portRefusal, waitPortsOpen } from '../ovs/port-ready';
 import { vethNames } from '../netlink/names';
 import { InputError } from '../util/errors';
 import { KeyedMutex } from '../util/keyed-mutex';
@@ -418,10 +418,17 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   private async waitOvnInstalled(ep: Endpoint): Promise<void> {
     const timeout = this.d.ovnPortTimeoutMs ?? 10_000;
     const started = Date.now();
+    const installed = (r: Row): true | undefined => {
+      if (r.name !== ep.hostIf) return undefined;
+      const refused = portRefusal(r);
+      if (refused) throw refused;
+      return externalIds(r)['ovn-installed'] === 'true' ? true : undefined;
+    };
     try {
-      await this.d.db.waitFor('Interface', (r) => (r.name === ep.hostIf && externalIds(r)['ovn-installed'] === 'true' ? true : undefined), timeout);
+      await this.d.db.waitFor('Interface', installed, timeout);
       this.d.log.debug({ endpoint: short(ep.id), ms: Date.now() - started }, 'ovn port installed');
-    } catch {
+    } catch (err) {
+      if (err instanceof PortRefusedError) throw new Error(`Join: endpoint ${short(ep.id)}: ${err.message}`);
       throw new Error(`Join: OVN did not install port ${lspName(ep.id)} within ${timeout} ms: is ovn-controller running on this host and connected to the Southbound database?`);
     }
   }

@@ -119,7 +119,7 @@ export class OverlayManager {
     const wantTunnels = new Map<string, TunnelPort>();
     for (const n of nets) for (const p of this.peers) {
       const type = n.overlay!.type;
-      const t: TunnelPort = { name: tunnelName(type, p), type, remote: p, dstPort: this.udpPorts[type] };
+      const t: TunnelPort = { name: tunnelName(type, p, this.udpPorts[type]), type, remote: p, dstPort: this.udpPorts[type] };
       wantTunnels.set(t.name, t);
     }
     const opened: string[] = [];
@@ -147,15 +147,10 @@ export class OverlayManager {
       let j = 0;
       for (const t of wantTunnels.values()) {
         opened.push(t.name);
-        const iface = findByName(this.db, 'Interface', t.name);
-        if (iface && externalIds(iface)[TUNNEL_PORT_ID] === String(t.dstPort)) continue;
+        if (findByName(this.db, 'Port', t.name)) continue;
         const ids = { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink', 'ocn-peer-ip': t.remote, [TUNNEL_PORT_ID]: String(t.dstPort) };
-        if (!findByName(this.db, 'Port', t.name)) ops.push(...addPortOps(tunRef, { name: t.name, type: '', externalIds: ids }, `tn${j++}`));
-        // A tunnel made with another UDP port (another --overlay-*-port, or none) is changed in place.
-        ops.push({
-          op: 'update', table: 'Interface', where: [['name', '==', t.name]],
-          row: { type: t.type, options: map({ remote_ip: t.remote, key: 'flow', dst_port: String(t.dstPort) }), bfd: map({ enable: 'true' }), external_ids: map(ids) },
-        });
+        ops.push(...addPortOps(tunRef, { name: t.name, type: '', externalIds: ids }, `tn${j++}`));
+        ops.push({ op: 'update', table: 'Interface', where: [['name', '==', t.name]], row: { type: t.type, options: map({ remote_ip: t.remote, key: 'flow', dst_port: String(t.dstPort) }), bfd: map({ enable: 'true' }) } });
       }
     }
     // Tunnels to peers no longer wanted, patches to bridges without overlay networks.

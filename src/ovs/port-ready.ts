@@ -13,10 +13,16 @@ export class PortRefusedError extends Error {
   }
 }
 
+/** The refusal an Interface row records, if ovs-vswitchd refused it. */
+export function portRefusal(r: Row): PortRefusedError | undefined {
+  return typeof r.error === 'string' && r.error ? new PortRefusedError(String(r.name), r.error) : undefined;
+}
+
 function opened(name: string): (r: Row) => true | undefined {
   return (r) => {
     if (r.name !== name) return undefined;
-    if (typeof r.error === 'string' && r.error) throw new PortRefusedError(name, r.error);
+    const refused = portRefusal(r);
+    if (refused) throw refused;
     return typeof r.ofport === 'number' && r.ofport > 0 ? true : undefined;
   };
 }

@@ -19,7 +19,8 @@ const names: string[] = [];
 const ns = (n: string) => { const x = `ocnc${tag}${n}`; names.push(x); return x; };
 
 const daemonArgs = (h: LabHost): string[] => [
-  '--ovn-nb', lab.nbRemote, '--underlay-mtu', '1600',
+  // The NB over its unix socket: a test below pauses a host's ovs-vswitchd, which carries its TCP.
+  '--ovn-nb', lab.nbUnix, '--underlay-mtu', '1600',
   '--peers', lab.hosts.filter((x) => x !== h).map((x) => x.ip).join(','),
 ];
 
@@ -107,6 +108,19 @@ test('plain Geneve and VXLAN overlays across two OVN Geneve chassis, on their ow
   const ovnTunnel = (await h.vsctl('list-ports', 'br-int')).split('\n').find((p) => p.startsWith('ovn-'));
   assert.ok(ovnTunnel, "OVN's tunnel is still there");
   assert.equal(await h.vsctl('get', 'Interface', ovnTunnel, 'error'), '[]');
+
+
+  // Another UDP port (here: on a restart with another --overlay-geneve-port) is another tunnel.
+  await plugins[0].stop();
+  plugins[0] = await h.startPlugin([...daemonArgs(h), '--overlay-geneve-port', '6090']);
+  await plugins[1].stop();
+  plugins[1] = await lab.hosts[1].startPlugin([...daemonArgs(lab.hosts[1]), '--overlay-geneve-port', '6090']);
+  const geneveTunnel = async () => (await h.vsctl('list-ports', 'br-ocn-tun')).split('\n').filter((p) => p.startsWith('ocgn'));
+  for (let i = 0; i < 50 && (await geneveTunnel()).includes(tunnels.find((t) => t.startsWith('ocgn'))!); i++) await new Promise((r) => setTimeout(r, 100));
+  const [moved] = await geneveTunnel();
+  assert.ok(moved && !tunnels.includes(moved), 'the old tunnel replaced at start');
+  assert.equal(await h.vsctl('get', 'Interface', moved, 'options:dst_port'), '"6090"');
+  assert.ok(await ping(g[1].ns, g[0].ip), 'geneve h2 -> h1 on the new port');
   for (const c of ctrs.splice(0)) await detach(c);
   for (const p of plugins) await deleteAllNetworks(p);
 });
@@ -179,32 +193,35 @@ test('a gateway port OVS refuses fails CreateNetwork at once with the Interface 
   }
 });
 
-test('an endpoint port OVS refuses fails Join at once with the Interface error', async () => {
-  const h = lab.hosts[0];
-  const net = await createNetwork(plugins[0], '10.80.0.0/24', {});
-  const addr = await ok<{ Address: string }>(plugins[0], 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null });
-  const endpointId = hexId();
-  // ovs-vswitchd paused: the port is in OVSDB, and its device is gone before OVS opens it.
-  const vswitchd = Number(fs.readFileSync(path.join(h.dir, 'ovs-vswitchd.pid'), 'utf8').trim());
-  process.kill(vswitchd, 'SIGSTOP');
-  let port = '';
-  try {
-    await ok(plugins[0], 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: endpointId, Interface: { Address: addr.Address, AddressIPv6: '', MacAddress: '' }, Options: {} });
-    port = await h.vsctl('--bare', '--columns=name', 'find', 'Interface', `external_ids:ocn-endpoint=${endpointId}`);
-    await h.execOk('ip', ['link', 'del', port]);
-  } finally {
-    process.kill(vswitchd, 'SIGCONT');
-  }
-  const t0 = Date.now();
-  const r = await plugins[0].call<{ Err?: string }>('NetworkDriver.Join', { NetworkID: net.id, EndpointID: endpointId, SandboxKey: '/var/run/docker/netns/none', Options: {} });
-  const ms = Date.now() - t0;
-  console.log(`# refused endpoint port answered in ${ms} ms`);
-  assert.notEqual(r.status, 200, 'Join refused');
-  assert.match(r.body.Err ?? '', new RegExp(`refused port ${port}: could not open network device ${port} \\(No such device\\)`));
-  assert.ok(ms < 1000, `answered in ${ms} ms (the old wait was 2 s, then a Join that "worked")`);
-  await ok(plugins[0], 'NetworkDriver.DeleteEndpoint', { NetworkID: net.id, EndpointID: endpointId });
-  await ok(plugins[0], 'NetworkDriver.DeleteNetwork', { NetworkID: net.id });
-});
+for (const kind of ['plain', 'OVN'] as const) {
+  test(`an endpoint port OVS refuses fails Join at once with the Interface error (${kind} network)`, async () => {
+    const h = lab.hosts[0];
+    const net = await createNetwork(plugins[0], kind === 'plain' ? '10.80.0.0/24' : '10.82.0.0/24', kind === 'plain' ? {} : { 'ovn.switch': 'ls-refused' });
+    const addr = await ok<{ Address: string }>(plugins[0], 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null });
+    const endpointId = hexId();
+    // ovs-vswitchd paused: the port is in OVSDB, and its device is gone before OVS opens it.
+    const vswitchd = Number(fs.readFileSync(path.join(h.dir, 'ovs-vswitchd.pid'), 'utf8').trim());
+    process.kill(vswitchd, 'SIGSTOP');
+    let port = '';
+    try {
+      await ok(plugins[0], 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: endpointId, Interface: { Address: addr.Address, AddressIPv6: '', MacAddress: '' }, Options: {} });
+      port = await h.vsctl('--bare', '--columns=name', 'find', 'Interface', `external_ids:ocn-endpoint=${endpointId}`);
+      await h.execOk('ip', ['link', 'del', port]);
+    } finally {
+      process.kill(vswitchd, 'SIGCONT');
+    }
+    const t0 = Date.now();
+    const r = await plugins[0].call<{ Err?: string }>('NetworkDriver.Join', { NetworkID: net.id, EndpointID: endpointId, SandboxKey: '/var/run/docker/netns/none', Options: {} }, { timeoutMs: 30_000 });
+    const ms = Date.now() - t0;
+    console.log(`# refused endpoint port (${kind}) answered in ${ms} ms`);
+    assert.notEqual(r.status, 200, 'Join refused');
+    assert.match(r.body.Err ?? '', new RegExp(`refused port ${port}: could not open network device ${port} \\(No such device\\)`));
+    // The old waits: 2 s then a Join that "worked" (plain), 10 s for ovn-installed (OVN).
+    assert.ok(ms < 1000, `answered in ${ms} ms`);
+    await ok(plugins[0], 'NetworkDriver.DeleteEndpoint', { NetworkID: net.id, EndpointID: endpointId });
+    await ok(plugins[0], 'NetworkDriver.DeleteNetwork', { NetworkID: net.id });
+  });
+}
 
 test("a tunnel OVS refuses (--overlay-geneve-port 6081, OVN's own) fails CreateNetwork at once, naming the port, and nothing is left", async () => {
   const h = lab.hosts[0];
