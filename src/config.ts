@@ -21,6 +21,8 @@ export interface DaemonConfig {
   peers: string;
   peersFile: string;
   underlayMtu: number;
+  overlayGenevePort: number;
+  overlayVxlanPort: number;
 }
 
 interface FlagSpec {
@@ -89,6 +91,13 @@ export const DAEMON_FLAGS: FlagSpec[] = [
   { flag: 'underlayMtu', cli: '--underlay-mtu', env: 'OCN_UNDERLAY_MTU', def: '1500',
     help: 'MTU of the underlay; overlay networks default to it minus the encapsulation (VXLAN 50, Geneve 58)',
     parse: intIn('--underlay-mtu', 1280, 65535) },
+  // Not OVN's 6081/4789: ovs-vswitchd refuses a second tunnel with the same type, remote and port.
+  { flag: 'overlayGenevePort', cli: '--overlay-geneve-port', env: 'OCN_OVERLAY_GENEVE_PORT', def: '6082',
+    help: 'UDP port of the Geneve tunnels of -o overlay=geneve networks (options:dst_port); the same on every host, not OVN\'s 6081 on an OVN chassis',
+    parse: intIn('--overlay-geneve-port', 1, 65535) },
+  { flag: 'overlayVxlanPort', cli: '--overlay-vxlan-port', env: 'OCN_OVERLAY_VXLAN_PORT', def: '4792',
+    help: 'UDP port of the VXLAN tunnels of -o overlay=vxlan networks (options:dst_port); the same on every host, not 4789 where OVN or another VXLAN user has it',
+    parse: intIn('--overlay-vxlan-port', 1, 65535) },
 ];
 
 export function daemonHelp(): string {
@@ -115,5 +124,9 @@ export function parseDaemonConfig(argv: string[], env: NodeJS.ProcessEnv): Daemo
     const raw = given.get(f.cli) ?? env[f.env] ?? f.def;
     out[f.flag] = f.parse ? f.parse(raw) : raw;
   }
-  return out as unknown as DaemonConfig;
+  const config = out as unknown as DaemonConfig;
+  if (config.overlayGenevePort === config.overlayVxlanPort) {
+    throw new InputError(`--overlay-geneve-port and --overlay-vxlan-port: both are ${config.overlayGenevePort}; the two tunnel types need different UDP ports`);
+  }
+  return config;
 }

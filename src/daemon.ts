@@ -98,7 +98,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     : undefined;
   const hostId = (): string => root.snapshot['system-id'] || config.systemId || os.hostname();
   const ovn = nbClient ? new OvnNetworks({ nb: dbFromClient(nbClient), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
-  const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => driver.networks.values(), log.child({ component: 'overlay' }));
+  const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => driver.networks.values(), log.child({ component: 'overlay' }), { geneve: config.overlayGenevePort, vxlan: config.overlayVxlanPort });
   const configuredPeers = (): string[] | undefined => {
     if (config.peersFile) return parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
     return config.peers ? parsePeers(config.peers) : undefined;
@@ -119,7 +119,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     overlay.load(configuredPeers());
     const report = await reconcile(driver, infra, db, links, log, ovn, ipam);
     await firewall.apply();
-    await overlay.sync();
+    // A tunnel OVS refuses must not keep every other network from being served: overlay
+    // networks report it when they are created.
+    await overlay.sync().catch((err) => log.error({ err: String(err) }, 'overlay tunnels not in place'));
     log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ms: Date.now() - started }, 'state loaded and reconciled');
   })();
   ready.catch((err) => log.error({ err: String(err) }, 'start-up failed'));

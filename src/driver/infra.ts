@@ -12,6 +12,10 @@ import type { Datapath } from './options';
 import { vlanOf } from './vlans';
 import { named } from '../ovs/wire';
 import { GATEWAY_PORT_PREFIX } from '../netlink/names';
+import { waitPortsOpen } from '../ovs/port-ready';
+
+/** How long ovs-vswitchd may take to create a gateway port's device. */
+const GATEWAY_READY_MS = 10_000;
 
 export function kernelHasOvsModule(): boolean {
   return fs.existsSync('/sys/module/openvswitch');
@@ -91,7 +95,10 @@ export class NetworkInfra {
   async configureGateway(net: NetworkRecord): Promise<void> {
     if (!net.gatewayPort) return;
     const name = net.gatewayPort;
-    await this.links.waitForLink(name, 10_000);
+    // ovs-vswitchd creates the device; if it refuses the port (a link of that name that is not
+    // a tap, say) its reason is in OVSDB at once, and a link of that name is not ours to configure.
+    await waitPortsOpen(this.db, [name], GATEWAY_READY_MS);
+    await this.links.waitForLink(name, GATEWAY_READY_MS);
     // Independent settings, sent together (netlink requests pipeline on one socket).
     await Promise.all([
       // A userspace-datapath internal port is a tap: the kernel must not leave checksums to it.

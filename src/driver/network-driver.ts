@@ -8,10 +8,11 @@ import { boundPorts, dnatPorts, portKey } from '../net/host-ports';
 import type { Ipam } from '../ipam/ipam';
 import type { KvStore } from '../state/kv';
 import type { Logger } from '../util/log';
-import type { Operation } from '../ovsdb/types';
+import type { Operation, Row } from '../ovsdb/types';
 import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
 import { findBridge } from '../ovs/bridge';
-import { addPortOps, undoAddPortOps, deletePortOps, findInterface, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
+import { addPortOps, undoAddPortOps, deletePortOps, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
+import { PortRefusedError, portRefusal, waitPortsOpen } from '../ovs/port-ready';
 import { vethNames } from '../netlink/names';
 import { ConflictError, InputError } from '../util/errors';
 import { KeyedMutex } from '../util/keyed-mutex';
@@ -26,6 +27,7 @@ import { parseCidr } from '../ipam/cidr';
 import { OvnNetworks } from './ovn-network';
 import { OVERHEAD, OverlayManager, autoVni } from '../overlay/overlay';
 import { lspName } from '../ovn/logical-switch-port';
+import { plainNetworkBridge } from './plain-bridge';
 
 export interface DriverDeps {
   name: string;
@@ -133,13 +135,16 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       }
       const ipv6 = options['com.docker.network.enable_ipv6'] === true;
       const opts = parseNetworkOptions(generic as Record<string, unknown> | undefined, ipv6);
+      const bridgeGiven = (generic as Record<string, unknown> | undefined)?.bridge !== undefined;
       const ipv4 = req.IPv4Data ?? [];
       const ipv6Data = req.IPv6Data ?? [];
       for (const d of [...ipv4, ...ipv6Data]) {
         parseCidr(d.Pool, 'subnet');
         if (d.Gateway) parseCidr(d.Gateway, 'gateway');
       }
-      if (opts.ovn) this.checkOvnNetwork(opts, ipv4, (await this.d.hostSettings?.()) ?? {});
+      const host = (await this.d.hostSettings?.()) ?? {};
+      if (opts.ovn) this.checkOvnNetwork(opts, ipv4, host);
+      else opts.bridge = plainNetworkBridge(bridgeGiven ? opts.bridge : undefined, host);
       const rec: NetworkRecord = {
         id: req.NetworkID,
         options: opts,
@@ -263,7 +268,9 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       if (rec.ovn) await this.d.ovn!.deletePort(e.id);
     }
     if (rec.ovn) await this.d.ovn!.unbind(rec);
-    if (rec.overlay) await this.d.overlay!.sync();
+    // The network is gone either way: a tunnel OVS refuses (reported to the next overlay create)
+    // must not make the delete fail.
+    if (rec.overlay) await this.d.overlay!.sync().catch((err) => this.d.log.warn({ network: short(rec.id), err: String(err) }, 'overlay not brought in line after the delete'));
   }
 
   async deleteNetwork(req: P.NetworkIdRequest): Promise<P.Empty> {
@@ -411,14 +418,17 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     });
   }
 
-  /** Waits (bounded) until ovs-vswitchd has opened the port, so the container starts connected. */
+  /**
+   * Waits (bounded) until ovs-vswitchd has opened the port, so the container starts connected.
+   * A port OVS refused fails the Join at once with OVS's reason; a slow ovs-vswitchd only warns.
+   */
   private async waitPortReady(ep: Endpoint): Promise<void> {
     const timeout = this.d.portReadyTimeoutMs ?? 2000;
     try {
-      await this.d.db.waitFor('Interface', (r) => (r.name === ep.hostIf && typeof r.ofport === 'number' && r.ofport !== 0 ? true : undefined), timeout);
-    } catch {
-      const row = findInterface(this.d.db, ep.hostIf);
-      this.d.log.warn({ endpoint: short(ep.id), port: ep.hostIf, error: row?.error }, `port not reported ready by ovs-vswitchd within ${timeout} ms`);
+      await waitPortsOpen(this.d.db, [ep.hostIf], timeout);
+    } catch (err) {
+      if (err instanceof PortRefusedError) throw new Error(`Join: endpoint ${short(ep.id)}: ${err.message}`);
+      this.d.log.warn({ endpoint: short(ep.id), port: ep.hostIf }, `port not reported ready by ovs-vswitchd within ${timeout} ms`);
     }
   }
 
@@ -426,10 +436,17 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   private async waitOvnInstalled(ep: Endpoint): Promise<void> {
     const timeout = this.d.ovnPortTimeoutMs ?? 10_000;
     const started = Date.now();
+    const installed = (r: Row): true | undefined => {
+      if (r.name !== ep.hostIf) return undefined;
+      const refused = portRefusal(r);
+      if (refused) throw refused;
+      return externalIds(r)['ovn-installed'] === 'true' ? true : undefined;
+    };
     try {
-      await this.d.db.waitFor('Interface', (r) => (r.name === ep.hostIf && externalIds(r)['ovn-installed'] === 'true' ? true : undefined), timeout);
+      await this.d.db.waitFor('Interface', installed, timeout);
       this.d.log.debug({ endpoint: short(ep.id), ms: Date.now() - started }, 'ovn port installed');
-    } catch {
+    } catch (err) {
+      if (err instanceof PortRefusedError) throw new Error(`Join: endpoint ${short(ep.id)}: ${err.message}`);
       throw new Error(`Join: OVN did not install port ${lspName(ep.id)} within ${timeout} ms: is ovn-controller running on this host and connected to the Southbound database?`);
     }
   }

@@ -46,7 +46,7 @@ interface OptionDoc {
 
 /** The table the README shows; also the list quoted when an unknown option is rejected. */
 export const OPTION_DOCS: OptionDoc[] = [
-  { key: 'bridge', accepts: 'interface name, 1-15 chars', help: 'OVS bridge of the network (default br-int), created if missing' },
+  { key: 'bridge', accepts: 'interface name, 1-15 chars', help: 'OVS bridge of the network, created if missing (default br-int; br-ocn on an OVN chassis, whose integration bridge only ovn.switch networks may use)' },
   { key: 'datapath', accepts: 'system | netdev', help: 'datapath of a bridge the plugin creates (default: system if the kernel has the openvswitch module, netdev otherwise)' },
   { key: 'vlan', accepts: '1-4094', help: 'access VLAN tag of every port of the network (and of its gateway port)' },
   { key: 'mtu', accepts: '68-65535 (1280+ with IPv6)', help: 'MTU of both veth ends and of the gateway port (default 1500)' },

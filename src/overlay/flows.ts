@@ -22,12 +22,19 @@ export interface TunnelPort {
   name: string;
   type: OverlayType;
   remote: string;
+  /** UDP port (options:dst_port): not OVN's, so both can tunnel to the same remote. */
+  dstPort: number;
 }
 
 const h8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
 /** Patch pair between a network bridge and the tunnel bridge (names fit IFNAMSIZ). */
 export const patchNames = (bridge: string) => ({ onBridge: `ocnp${h8(bridge)}`, onTun: `ocnq${h8(bridge)}` });
-export const tunnelName = (type: OverlayType, remote: string) => `${type === 'vxlan' ? 'ocvx' : 'ocgn'}${h8(remote)}`;
+/**
+ * One tunnel port per peer, type and UDP port. Another UDP port is another port name: the old
+ * port is deleted and the new one added, and ovs-vswitchd checks a new port for a clash with
+ * other tunnels (it does not when an existing port's options change).
+ */
+export const tunnelName = (type: OverlayType, remote: string, dstPort: number) => `${type === 'vxlan' ? 'ocvx' : 'ocgn'}${h8(`${remote}:${dstPort}`)}`;
 
 export function renderFlows(nets: OverlayNet[], tunnels: TunnelPort[]): string {
   const lines = ['priority=0,actions=drop'];
@@ -49,5 +56,5 @@ export function mgmtTarget(ovsdbRemote: string, bridge: string): string {
 }
 
 export async function replaceFlows(target: string, flows: string): Promise<void> {
-  await execa('ovs-ofctl', ['-O', 'OpenFlow13', '--bundle', 'replace-flows', target, '-'], { input: flows });
+  await execa('ovs-ofctl', ['-O', 'OpenFlow13', '--bundle', 'replace-flows', target, '-'], { input: flows, timeout: 10_000 });
 }

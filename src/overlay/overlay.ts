@@ -6,10 +6,11 @@ import type { Operation } from '../ovsdb/types';
 import { Db, OWNER, OWNER_TYPE, externalIds, findByName } from '../ovs/db';
 import { createBridgeOps, findBridge } from '../ovs/bridge';
 import { addPortOps, deletePortOps } from '../ovs/port';
-import { named, map } from '../ovs/wire';
+import { named, map, set } from '../ovs/wire';
 import type { KvStore } from '../state/kv';
 import type { Logger } from '../util/log';
 import { InputError } from '../util/errors';
+import { PortRefusedError, waitPortsOpen } from '../ovs/port-ready';
 import type { NetworkRecord } from '../driver/model';
 import { OverlayNet, OverlayType, TUN_BRIDGE, TunnelPort, mgmtTarget, patchNames, renderFlows, replaceFlows, tunnelName } from './flows';
 
@@ -27,11 +28,20 @@ export function autoVni(networkId: string): number {
   return (parseInt(networkId.slice(0, 6), 16) % 16_000_000) + 4096;
 }
 
+/** UDP port of the plain overlays' tunnels, per type (--overlay-geneve-port, --overlay-vxlan-port). */
+export type TunnelUdpPorts = Record<OverlayType, number>;
+/** external_ids key of a tunnel Interface: the UDP port it was made with. */
+const TUNNEL_PORT_ID = 'ocn-dst-port';
+/** How long ovs-vswitchd may take to open the tunnel and patch ports. */
+const PORTS_READY_MS = 5000;
+
 export interface TunnelStatus {
   name: string;
   type: string;
   remote: string;
   ofport?: number;
+  /** UDP port it was made with. */
+  dstPort?: number;
   bfd: Record<string, string>;
 }
 
@@ -46,6 +56,7 @@ export class OverlayManager {
     private readonly ovsdbRemote: string,
     private readonly networks: () => Iterable<NetworkRecord>,
     private readonly log: Logger,
+    private readonly udpPorts: TunnelUdpPorts,
   ) {
     this.peersKey = `ocn.${driver}.peers`;
   }
@@ -66,15 +77,6 @@ export class OverlayManager {
     this.log.info({ peers: this.peers }, 'peers changed');
   }
 
-  /** A local VLAN for the network on its bridge: its own, else a free one counting down from 4094. */
-  localVlan(net: NetworkRecord): number {
-    if (net.options.vlan) return net.options.vlan;
-    const used = new Set<number>();
-    for (const n of this.networks()) if (n.id !== net.id && n.options.bridge === net.options.bridge) used.add(n.overlay?.vlan ?? n.options.vlan ?? 0);
-    for (let v = 4094; v > 1; v--) if (!used.has(v)) return v;
-    throw new InputError(`no free local VLAN left on bridge ${net.options.bridge}`);
-  }
-
   checkVni(net: NetworkRecord): void {
     for (const n of this.networks()) {
       if (n.id !== net.id && n.overlay && n.overlay.vni === net.overlay!.vni && n.overlay.type === net.overlay!.type) {
@@ -83,7 +85,11 @@ export class OverlayManager {
     }
   }
 
-  /** Brings bridges, patch ports and tunnels in line with networks and peers, then the flows. */
+  /**
+   * Brings bridges, patch ports and tunnels in line with networks and peers (one transaction),
+   * waits until ovs-vswitchd has opened every tunnel and patch port (failing at once, with OVS's
+   * reason, on a port it refuses), then swaps in the flows.
+   */
   async sync(): Promise<void> {
     const nets = [...this.networks()].filter((n) => n.overlay);
     const ops: Operation[] = [];
@@ -93,33 +99,49 @@ export class OverlayManager {
       ops.push(...createBridgeOps(TUN_BRIDGE, datapath, this.driver, 'tunbr'));
       tunRef = named('tunbr');
     }
-    const wantPatches = new Map<string, string>();
-    for (const n of nets) wantPatches.set(patchNames(n.options.bridge).onTun, n.options.bridge);
+    // Per network bridge, the local VLANs of its overlay networks: all its patch pair may carry.
+    const wantPatches = new Map<string, { bridge: string; vlans: Set<number> }>();
+    for (const n of nets) {
+      const onTun = patchNames(n.options.bridge).onTun;
+      const p = wantPatches.get(onTun) ?? { bridge: n.options.bridge, vlans: new Set<number>() };
+      p.vlans.add(n.overlay!.vlan);
+      wantPatches.set(onTun, p);
+    }
     const wantTunnels = new Map<string, TunnelPort>();
     for (const n of nets) for (const p of this.peers) {
-      const t: TunnelPort = { name: tunnelName(n.overlay!.type, p), type: n.overlay!.type, remote: p };
+      const type = n.overlay!.type;
+      const t: TunnelPort = { name: tunnelName(type, p, this.udpPorts[type]), type, remote: p, dstPort: this.udpPorts[type] };
       wantTunnels.set(t.name, t);
     }
+    const opened: string[] = [];
     if (tunRef) {
       let k = 0;
-      for (const [onTun, bridge] of wantPatches) {
-        if (findByName(this.db, 'Port', onTun)) continue;
+      for (const [onTun, { bridge, vlans }] of wantPatches) {
         const { onBridge } = patchNames(bridge);
         const br = findBridge(this.db, bridge);
         if (!br) continue;
-        const owner = { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink' };
-        ops.push(...addPortOps(tunRef, { name: onTun, type: '', externalIds: owner }, `pt${k}`));
-        ops.push(...addPortOps(br._uuid, { name: onBridge, type: '', externalIds: owner }, `pb${k}`));
-        // Interface type/options cannot go through PortSpec: patch peers are set right after.
-        ops.push({ op: 'update', table: 'Interface', where: [['name', '==', onTun]], row: { type: 'patch', options: map({ peer: onBridge }) } });
-        ops.push({ op: 'update', table: 'Interface', where: [['name', '==', onBridge]], row: { type: 'patch', options: map({ peer: onTun }) } });
-        k++;
+        opened.push(onTun, onBridge);
+        if (!findByName(this.db, 'Port', onTun)) {
+          const owner = { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink' };
+          ops.push(...addPortOps(tunRef, { name: onTun, type: '', externalIds: owner }, `pt${k}`));
+          ops.push(...addPortOps(br._uuid, { name: onBridge, type: '', externalIds: owner }, `pb${k}`));
+          // Interface type/options cannot go through PortSpec: patch peers are set right after.
+          ops.push({ op: 'update', table: 'Interface', where: [['name', '==', onTun]], row: { type: 'patch', options: map({ peer: onBridge }) } });
+          ops.push({ op: 'update', table: 'Interface', where: [['name', '==', onBridge]], row: { type: 'patch', options: map({ peer: onTun }) } });
+          k++;
+        }
+        // Trunks of the overlays' VLANs only (an empty trunks set would mean every VLAN): frames
+        // of the bridge's other networks never enter the tunnel bridge.
+        const trunks = set(...[...vlans].sort((a, b) => a - b));
+        for (const name of [onTun, onBridge]) ops.push({ op: 'update', table: 'Port', where: [['name', '==', name]], row: { trunks } });
       }
       let j = 0;
       for (const t of wantTunnels.values()) {
+        opened.push(t.name);
         if (findByName(this.db, 'Port', t.name)) continue;
-        ops.push(...addPortOps(tunRef, { name: t.name, type: '', externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink', 'ocn-peer-ip': t.remote } }, `tn${j++}`));
-        ops.push({ op: 'update', table: 'Interface', where: [['name', '==', t.name]], row: { type: t.type, options: map({ remote_ip: t.remote, key: 'flow' }), bfd: map({ enable: 'true' }) } });
+        const ids = { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink', 'ocn-peer-ip': t.remote, [TUNNEL_PORT_ID]: String(t.dstPort) };
+        ops.push(...addPortOps(tunRef, { name: t.name, type: '', externalIds: ids }, `tn${j++}`));
+        ops.push({ op: 'update', table: 'Interface', where: [['name', '==', t.name]], row: { type: t.type, options: map({ remote_ip: t.remote, key: 'flow', dst_port: String(t.dstPort) }), bfd: map({ enable: 'true' }) } });
       }
     }
     // Tunnels to peers no longer wanted, patches to bridges without overlay networks.
@@ -129,7 +151,7 @@ export class OverlayManager {
       const name = String(p.name);
       if (ids['ocn-peer-ip'] && !wantTunnels.has(name)) ops.push(...deletePortOps(this.db, name));
       if (name.startsWith('ocnq') && !wantPatches.has(name)) ops.push(...deletePortOps(this.db, name));
-      if (name.startsWith('ocnp') && ![...wantPatches.values()].some((b) => patchNames(b).onBridge === name)) ops.push(...deletePortOps(this.db, name));
+      if (name.startsWith('ocnp') && ![...wantPatches.values()].some((w) => patchNames(w.bridge).onBridge === name)) ops.push(...deletePortOps(this.db, name));
     }
     if (!nets.length) {
       const tb = findBridge(this.db, TUN_BRIDGE);
@@ -137,9 +159,20 @@ export class OverlayManager {
     }
     if (ops.length) await this.db.transact(ops);
     if (!nets.length) return;
-    await this.db.waitFor('Bridge', (b) => (b.name === TUN_BRIDGE ? true : undefined), 5000);
+    await this.waitOpened(opened, wantTunnels);
     const flowNets: OverlayNet[] = nets.map((n) => ({ vni: n.overlay!.vni, vlan: n.overlay!.vlan, type: n.overlay!.type, patch: patchNames(n.options.bridge).onTun }));
     await this.applyFlows(renderFlows(flowNets, [...wantTunnels.values()]));
+  }
+
+  /** Flows may only name ports ovs-vswitchd has: a refused one is reported with its reason. */
+  private async waitOpened(names: string[], tunnels: Map<string, TunnelPort>): Promise<void> {
+    try {
+      await waitPortsOpen(this.db, names, PORTS_READY_MS);
+    } catch (err) {
+      const t = err instanceof PortRefusedError ? tunnels.get(err.port) : undefined;
+      if (!t || !/File exists/.test(err instanceof Error ? err.message : '')) throw err;
+      throw new Error(`${err instanceof Error ? err.message : ''}. Tunnel ${t.name} (${t.type} to ${t.remote}, UDP ${t.dstPort}) clashes with another ${t.type} tunnel to the same host and UDP port (OVN's own, on an OVN chassis): give the plain overlays another port with --overlay-${t.type}-port, the same on every host`);
+    }
   }
 
   /** The OpenFlow socket appears once ovs-vswitchd has created the bridge: retry briefly. */
@@ -166,6 +199,7 @@ export class OverlayManager {
       out.push({
         name: String(i.name), type: String(i.type), remote: ids['ocn-peer-ip'],
         ofport: typeof i.ofport === 'number' ? i.ofport : undefined,
+        dstPort: ids[TUNNEL_PORT_ID] ? Number(ids[TUNNEL_PORT_ID]) : undefined,
         bfd: (i.bfd_status ?? {}) as Record<string, string>,
       });
     }

@@ -15,6 +15,16 @@ export async function ok<T = Record<string, unknown>>(p: Plugin, method: string,
   return r.body;
 }
 
+/** A control-API call (JSON-RPC 2.0 on the plugin socket): its result. */
+export async function rpc<T>(p: Plugin, method: string, params?: unknown): Promise<T> {
+  return (await p.call<{ result: T }>('ocn/v1/rpc', { jsonrpc: '2.0', id: 1, method, params })).body.result;
+}
+
+/** DeleteNetwork for every network the plugin knows. */
+export async function deleteAllNetworks(p: Plugin): Promise<void> {
+  for (const n of await rpc<{ id: string }[]>(p, 'networks.list')) await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: n.id });
+}
+
 export interface Ctr {
   ns: string;
   ip: string;

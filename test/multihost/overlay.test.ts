@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startLab, Lab } from '../lab/lab';
 import type { Plugin } from '../harness/plugin';
 import { run, runOk } from '../harness/exec';
-import { attach, createNetwork, createNetworkDefaultIpam, detach, ok, ping, Ctr, tcpHello } from './attach';
+import { attach, createNetwork, createNetworkDefaultIpam, deleteAllNetworks, detach, ping, rpc, Ctr, tcpHello } from './attach';
 
 let lab: Lab;
 const plugins: Plugin[] = [];
@@ -14,8 +14,6 @@ const ctrs: Ctr[] = [];
 const tag = Math.random().toString(16).slice(2, 6);
 const names: string[] = [];
 const ns = (n: string) => { const x = `ocno${tag}${n}`; names.push(x); return x; };
-const rpc = async <T>(p: Plugin, method: string, params?: unknown): Promise<T> =>
-  (await p.call<{ result: T; error?: unknown }>('ocn/v1/rpc', { jsonrpc: '2.0', id: 1, method, params })).body.result;
 
 before(async () => {
   lab = await startLab({ hosts: 3, ovn: false });
@@ -86,9 +84,7 @@ test('peers change at run time: removing a peer removes its tunnels, adding it b
 
 test('teardown removes tunnels, patch ports and the tunnel bridge', async () => {
   for (const c of ctrs.splice(0)) await detach(c);
-  for (const p of plugins) {
-    for (const n of await rpc<{ id: string }[]>(p, 'networks.list')) await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: n.id });
-  }
+  for (const p of plugins) await deleteAllNetworks(p);
   for (const h of lab.hosts) {
     assert.equal((await h.exec('ovs-vsctl', ['--db', h.ovsdbRemote, 'br-exists', 'br-ocn-tun'])).code, 2, `${h.name}: tunnel bridge gone`);
     assert.equal((await h.exec('ovs-vsctl', ['--db', h.ovsdbRemote, 'br-exists', 'br-ov'])).code, 2, `${h.name}: network bridge gone`);
