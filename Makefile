@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 ARGS ?=
 
-.PHONY: run build setup test test-unit test-integration test-e2e bench bench-multihost clean
+.PHONY: run build setup test test-unit test-integration test-e2e test-chaos bench bench-multihost clean
 
 setup:
 	./scripts/setup.sh
@@ -22,6 +22,10 @@ test:
 
 test-unit: build
 	$(NODE_TEST) dist/test/unit/
+
+# The chaos scenarios in full (make test runs them reduced to fit CI's time), with their table.
+test-chaos: build
+	OCN_CHAOS_FULL=1 ./scripts/test.sh chaos
 
 bench: build
 	node dist/bench/run.js
