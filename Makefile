@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 ARGS ?=
 
-.PHONY: run build setup test test-unit test-integration test-e2e test-chaos bench bench-multihost clean
+.PHONY: run build setup test test-unit test-integration test-e2e test-chaos bench bench-multihost clean model
 
 setup:
 	./scripts/setup.sh
@@ -36,6 +36,13 @@ bench-multihost: build
 
 clean:
 	rm -rf dist
+
+# The typed row model from the installed schemas (checked in; a unit test says when it is stale).
+VSWITCH_SCHEMA ?= /usr/share/openvswitch/vswitch.ovsschema
+OVN_NB_SCHEMA ?= /usr/share/ovn/ovn-nb.ovsschema
+model: build
+	node dist/scripts/gen-ovsdb-model.js $(VSWITCH_SCHEMA) src/model/vswitch.ts
+	node dist/scripts/gen-ovsdb-model.js $(OVN_NB_SCHEMA) src/model/ovn-nb.ts
 
 # ---------------------------------------------------------------- packaging
 # Managed (v2) plugin: plugin/build/{config.json,rootfs/} then `docker plugin create`.

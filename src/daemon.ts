@@ -8,6 +8,7 @@ import { createLogger, Logger } from './util/log';
 import { OvsdbClient } from './ovsdb/client';
 import type { Row } from './ovsdb/types';
 import type { Db } from './ovs/db';
+import { NameIndexes } from './model/row-index';
 import { OvsKvStore } from './ovs/kv-store';
 import { LinkManager } from './netlink/links';
 import { EthtoolClient } from './netlink/ethtool';
@@ -39,10 +40,12 @@ export const VSWITCH_MONITOR = {
 };
 
 export function dbFromClient(client: OvsdbClient): Db {
+  const names = new NameIndexes(client.cache);
   return {
     transact: (ops) => client.transact(ops),
     rows: (table) => client.cache.table(table).values(),
     waitFor: <T>(table: string, pred: (row: Row) => T | undefined, ms: number) => client.waitFor(table, pred, ms),
+    byName: (table, name) => names.find(table, name),
   };
 }
 

@@ -6,24 +6,16 @@ export interface Db {
   transact(ops: Operation[]): Promise<OperationResult[]>;
   rows(table: string): Iterable<Row>;
   waitFor<T>(table: string, predicate: (row: Row) => T | undefined, timeoutMs: number): Promise<T>;
+  /** The row of `table` with this name, from an index kept by the cache (absent: a scan). */
+  byName?(table: string, name: string): Row | undefined;
 }
 
-/** Owner ids on every row the plugin writes: garbage collection only ever looks at these. */
-export const OWNER = 'ocn-owner';
-export const OWNER_TYPE = 'ocn-owner-type';
-export type OwnerType = 'endpoint' | 'gateway' | 'bridge' | 'uplink';
-
-export function ownedBy(row: Row, driver: string, type?: OwnerType): boolean {
-  const ids = externalIds(row);
-  return ids[OWNER] === driver && (type === undefined || ids[OWNER_TYPE] === type);
-}
-
-export function externalIds(row: Row): Record<string, string> {
-  const v = row.external_ids;
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, string>) : {};
-}
+// Owner ids live in one module for both databases; re-exported here for the per-table helpers.
+export { OWNER, OWNER_TYPE, externalIds, ownedBy } from '../model/owner-ids';
+export type { LocalOwnerType as OwnerType } from '../model/owner-ids';
 
 export function findByName(db: Db, table: string, name: string): Row | undefined {
+  if (db.byName) return db.byName(table, name);
   for (const r of db.rows(table)) if (r.name === name) return r;
   return undefined;
 }
