@@ -9,13 +9,13 @@ import type { Logger } from '../util/log';
 import { AddressBook } from '../ovn/address-book';
 import { deleteUnreferencedSwitchOps, dropRefOps, findSwitch, LS, refKey, stillUnreferencedOp, switchRefs } from '../ovn/logical-switch';
 import { addLspOps, deleteLspOps, findLsp, lspName, switchOfLsp } from '../ovn/logical-switch-port';
-import { detachRouterPeerOps, disconnectSwitchOps, findRouter } from '../ovn/logical-router';
+import { detachRouterPeerOps, disconnectSwitchOps, findRouter, routerOfSwitch } from '../ovn/logical-router';
 import { deleteDhcpOps, findDhcp } from '../ovn/dhcp-options';
 import { type BindSpec, planBind } from '../ovn/bind-plan';
 import { commitPlan, lostRace, outcomeUnknown } from '../ovn/txn';
 import { nbOwned } from '../ovn/nb';
-import { deleteNatOps, dnatAndSnatOps, externalAddress, natRowsOf } from '../ovn/gateway';
-import { planVips, PROTOCOLS, type Protocol, type Vips } from '../ovn/published-ports';
+import { deleteNatOps, dnatAndSnatOps, externalAddress, LB_PREFIX, natRowsOf } from '../ovn/gateway';
+import { planVips, PROTOCOLS, type Protocol, type Vips, vipHolderKey } from '../ovn/published-ports';
 import type { PublishedPort } from '../net/firewall';
 import { macFor } from './mac';
 import type { Endpoint, NetworkRecord } from './model';
@@ -139,8 +139,11 @@ export class OvnNetworks {
    */
   async unbind(net: NetworkRecord): Promise<void> {
     if (!net.ovn) return;
-    const name = net.ovn.switch;
-    const ref = net.ovn.ref;
+    await this.dropReference(net.ovn.switch, net.ovn.ref, net.options.ovn?.router, net.ipv4[0]?.Pool);
+  }
+
+  /** Drops one network's reference to a switch; the last one removes what the plugin created or attached. */
+  private async dropReference(name: string, ref: string, routerName: string | undefined, subnet: string | undefined): Promise<void> {
     const ls = findSwitch(this.ctx.nb, name);
     if (!ls) return;
     await this.ctx.nb.transact(dropRefOps(ls, ref));
@@ -154,12 +157,55 @@ export class OvnNetworks {
     // A user's switch stays; what the plugin attached to it (router port, DHCP) goes.
     const own = nbOwned(now, 'switch') ? deleteUnreferencedSwitchOps(now) : [stillUnreferencedOp(now), ...detachRouterPeerOps(this.ctx.nb, now, name)];
     const ops = [...own, ...disconnectSwitchOps(this.ctx.nb, name)];
-    const router = net.options.ovn?.router ? findRouter(this.ctx.nb, net.options.ovn.router) : undefined;
-    const subnet = net.ipv4[0]?.Pool;
+    const router = routerName ? findRouter(this.ctx.nb, routerName) : undefined;
     if (router && subnet) for (const n of natRowsOf(this.ctx.nb, router)) if (n.type === 'snat' && n.logical_ip === subnet && nbOwned(n, 'nat')) ops.push(...deleteNatOps(router, n));
     const dhcp = findDhcp(this.ctx.nb, name);
     if (dhcp && nbOwned(dhcp, 'dhcp')) ops.push(...deleteDhcpOps(dhcp));
     await this.ctx.nb.transact(ops).catch((err) => this.ctx.log.info({ switch: name, err: String(err) }, 'switch kept: another network bound it meanwhile'));
+  }
+
+  /**
+   * What an interrupted request or a crash left in the NB for this host, given the networks and
+   * endpoints it has: its references to switches for networks it no longer has (the last one
+   * takes the switch and what hangs on it, as a delete would), and VIPs it holds for
+   * publications none of its endpoints has. Rows of other hosts are never touched. Returns what
+   * was removed.
+   */
+  async collectLeftovers(networks: Iterable<NetworkRecord>, endpoints: Iterable<Endpoint>): Promise<string[]> {
+    const nb = this.ctx.nb;
+    const host = this.ctx.host();
+    const removed: string[] = [];
+    const refs = new Set([...networks].map((n) => n.ovn?.ref).filter((r): r is string => !!r));
+    const mine = refKey(host, '');
+    for (const ls of [...nb.rows(LS)]) {
+      for (const ref of switchRefs(ls)) {
+        // Exactly "<prefix><host>-<12 chars of a network id>": "h1" never claims host "h1-x"'s.
+        if (!ref.startsWith(mine) || ref.length !== mine.length + 12 || refs.has(ref)) continue;
+        const name = String(ls.name);
+        await this.dropReference(name, ref, routerOfSwitch(nb, name), externalIds(ls)['ocn-subnet']);
+        removed.push(`${ref} on switch ${name}`);
+      }
+    }
+    const published = new Set<string>();
+    for (const ep of endpoints) for (const p of ep.ports) published.add(`${p.proto} ${p.hostPort} ${p.containerIp}:${p.containerPort}`);
+    for (const lb of [...nb.rows('Load_Balancer')]) {
+      const name = String(lb.name);
+      const proto = PROTOCOLS.find((x) => name.endsWith(`-${x}`));
+      if (!nbOwned(lb) || !proto || !name.startsWith(LB_PREFIX)) continue;
+      const router = name.slice(LB_PREFIX.length, -(proto.length + 1));
+      const lr = findRouter(nb, router);
+      const ids = externalIds(lb);
+      const stale: Vips = {};
+      for (const [vip, backend] of Object.entries((lb.vips ?? {}) as Vips)) {
+        if (ids[vipHolderKey(vip)] !== host) continue;
+        if (!published.has(`${proto} ${vip.slice(vip.lastIndexOf(':') + 1)} ${backend}`)) stale[vip] = backend;
+      }
+      if (!lr || !Object.keys(stale).length) continue;
+      await nb.transact(planVips(nb, lr, router, proto, {}, stale, host));
+      removed.push(...Object.keys(stale).map((vip) => `VIP ${vip}/${proto}`));
+    }
+    if (removed.length) this.ctx.log.info({ removed }, 'NB leftovers of this host collected');
+    return removed;
   }
 
   /** The endpoint's logical port, with MAC+IP port security. */

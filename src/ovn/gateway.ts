@@ -13,7 +13,8 @@ import { type RowRef, whereRef } from './txn';
 
 export const gatewayPortName = (router: string) => `ocn-gw-${router}`;
 export const externalSwitchName = (router: string) => `ocn-ext-${router}`;
-export const lbName = (router: string, proto: string) => `ocn-lb-${router}-${proto}`;
+export const LB_PREFIX = 'ocn-lb-';
+export const lbName = (router: string, proto: string) => `${LB_PREFIX}${router}-${proto}`;
 
 export interface GatewaySpec {
   router: string;

@@ -44,6 +44,14 @@ export function detachRouterPeerOps(nb: Db, ls: Row, switchName: string): Operat
   return [{ op: 'mutate', table: LS, where: byUuid(ls._uuid), mutations: [deleteRefs('ports', uuid(peer._uuid))] }];
 }
 
+/** The name of the router the switch is connected to (by its router port), if any. */
+export function routerOfSwitch(nb: Db, switchName: string): string | undefined {
+  const lrp = findByName(nb, LRP, routerPortName(switchName));
+  if (!lrp) return undefined;
+  for (const lr of nb.rows(LR)) if ((Array.isArray(lr.ports) ? lr.ports : [lr.ports]).includes(lrp._uuid)) return String(lr.name);
+  return undefined;
+}
+
 /**
  * Removes the switch's router port; the router goes with its last tenant switch if the plugin
  * made it, and with it its way out (gateway port, external switch, load balancers).
