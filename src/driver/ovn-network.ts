@@ -13,7 +13,7 @@ import { detachRouterPeerOps, disconnectSwitchOps, findRouter, routerOfSwitch } 
 import { deleteDhcpOps, findDhcp } from '../ovn/dhcp-options';
 import { type BindSpec, planBind } from '../ovn/bind-plan';
 import { commitPlan, lostRace, outcomeUnknown } from '../ovn/txn';
-import { nbOwned } from '../ovn/nb';
+import { nbOwned, nbRows } from '../ovn/nb';
 import { deleteNatOps, dnatAndSnatOps, externalAddress, LB_PREFIX, natRowsOf } from '../ovn/gateway';
 import { planVips, PROTOCOLS, type Protocol, type Vips, vipHolderKey } from '../ovn/published-ports';
 import type { PublishedPort } from '../net/firewall';
@@ -126,8 +126,8 @@ export class OvnNetworks {
 
   listNat(): { router: string; type: string; external_ip: string; logical_ip: string }[] {
     const out = [];
-    for (const lr of this.ctx.nb.rows('Logical_Router')) {
-      for (const n of natRowsOf(this.ctx.nb, lr)) out.push({ router: String(lr.name), type: String(n.type), external_ip: String(n.external_ip), logical_ip: String(n.logical_ip) });
+    for (const lr of nbRows(this.ctx.nb, 'Logical_Router')) {
+      for (const n of natRowsOf(this.ctx.nb, lr)) out.push({ router: lr.name, type: n.type, external_ip: n.external_ip, logical_ip: n.logical_ip });
     }
     return out;
   }
@@ -177,27 +177,24 @@ export class OvnNetworks {
     const removed: string[] = [];
     const refs = new Set([...networks].map((n) => n.ovn?.ref).filter((r): r is string => !!r));
     const mine = refKey(host, '');
-    for (const ls of [...nb.rows(LS)]) {
+    for (const ls of [...nbRows(nb, LS)]) {
       for (const ref of switchRefs(ls)) {
         // Exactly "<prefix><host>-<12 chars of a network id>": "h1" never claims host "h1-x"'s.
         if (!ref.startsWith(mine) || ref.length !== mine.length + 12 || refs.has(ref)) continue;
-        const name = String(ls.name);
-        await this.dropReference(name, ref, routerOfSwitch(nb, name), externalIds(ls)['ocn-subnet']);
-        removed.push(`${ref} on switch ${name}`);
+        await this.dropReference(ls.name, ref, routerOfSwitch(nb, ls.name), ls.external_ids['ocn-subnet']);
+        removed.push(`${ref} on switch ${ls.name}`);
       }
     }
     const published = new Set<string>();
     for (const ep of endpoints) for (const p of ep.ports) published.add(`${p.proto} ${p.hostPort} ${p.containerIp}:${p.containerPort}`);
-    for (const lb of [...nb.rows('Load_Balancer')]) {
-      const name = String(lb.name);
-      const proto = PROTOCOLS.find((x) => name.endsWith(`-${x}`));
-      if (!nbOwned(lb) || !proto || !name.startsWith(LB_PREFIX)) continue;
-      const router = name.slice(LB_PREFIX.length, -(proto.length + 1));
+    for (const lb of [...nbRows(nb, 'Load_Balancer')]) {
+      const proto = PROTOCOLS.find((x) => lb.name.endsWith(`-${x}`));
+      if (!nbOwned(lb) || !proto || !lb.name.startsWith(LB_PREFIX)) continue;
+      const router = lb.name.slice(LB_PREFIX.length, -(proto.length + 1));
       const lr = findRouter(nb, router);
-      const ids = externalIds(lb);
       const stale: Vips = {};
-      for (const [vip, backend] of Object.entries((lb.vips ?? {}) as Vips)) {
-        if (ids[vipHolderKey(vip)] !== host) continue;
+      for (const [vip, backend] of Object.entries(lb.vips)) {
+        if (lb.external_ids[vipHolderKey(vip)] !== host) continue;
         if (!published.has(`${proto} ${vip.slice(vip.lastIndexOf(':') + 1)} ${backend}`)) stale[vip] = backend;
       }
       if (!lr || !Object.keys(stale).length) continue;

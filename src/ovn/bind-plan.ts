@@ -26,7 +26,6 @@ export interface BindSpec {
   dhcp?: DhcpSpec;
 }
 
-const refsOf = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
 
 export function planBind(nb: Db, s: BindSpec): Operation[] {
   return [...planTopology(nb, s), ...planDhcp(nb, s.switch, s.dhcp)];
@@ -69,7 +68,7 @@ function planTopology(nb: Db, s: BindSpec): Operation[] {
   }
   if (s.subnet && ext && !(lr && natRowsOf(nb, lr).some((n) => n.type === 'snat' && n.logical_ip === s.subnet))) {
     // NAT rows have no name: a router whose NAT set changed since we looked may have just got it.
-    if (lr) ops.push({ op: 'wait', table: LR, where: byUuid(lr._uuid), columns: ['nat'], until: '==', rows: [{ nat: set(...refsOf(lr.nat).map(uuid)) }], timeout: 0 });
+    if (lr) ops.push({ op: 'wait', table: LR, where: byUuid(lr._uuid), columns: ['nat'], until: '==', rows: [{ nat: set(...lr.nat.map(uuid)) }], timeout: 0 });
     ops.push(...snatOps(lrRef, ext, s.subnet, s.networkId));
   }
   return ops;

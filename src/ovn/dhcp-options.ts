@@ -1,9 +1,8 @@
 // DHCP_Options rows: OVN answers DHCP itself (router, DNS, lease time, domain, MTU).
 import type { Operation, Row } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
-import { externalIds } from '../ovs/db';
 import { byUuid, map } from '../ovs/wire';
-import { owner } from './nb';
+import { type NbRow, nbRows, owner } from './nb';
 
 export const DHCP = 'DHCP_Options';
 
@@ -18,8 +17,8 @@ export interface DhcpSpec {
   mtu: number;
 }
 
-export function findDhcp(nb: Db, switchName: string): Row | undefined {
-  for (const r of nb.rows(DHCP)) if (externalIds(r)['ocn-switch'] === switchName) return r;
+export function findDhcp(nb: Db, switchName: string): NbRow<'DHCP_Options'> | undefined {
+  for (const r of nbRows(nb, DHCP)) if (r.external_ids['ocn-switch'] === switchName) return r;
   return undefined;
 }
 

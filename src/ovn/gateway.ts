@@ -3,9 +3,8 @@
 // default route, SNAT per subnet, and load balancers for published ports (DNAT with ports).
 import type { Operation, Row } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
-import { externalIds, findByName } from '../ovs/db';
 import { byUuid, insertRefs, map, mapDelete, mapPut, named, set } from '../ovs/wire';
-import { owner } from './nb';
+import { type NbRow, nbByName, nbOwned, nbRows, owner } from './nb';
 import { LR } from './logical-router';
 import { LS } from './logical-switch';
 import { LSP } from './logical-switch-port';
@@ -40,16 +39,13 @@ export function createGatewayOps(lr: RowRef, g: GatewaySpec): Operation[] {
   ];
 }
 
-export function findGatewayPort(nb: Db, router: string): Row | undefined {
-  return findByName(nb, 'Logical_Router_Port', gatewayPortName(router));
+export function findGatewayPort(nb: Db, router: string): NbRow<'Logical_Router_Port'> | undefined {
+  return nbByName(nb, 'Logical_Router_Port', gatewayPortName(router));
 }
 
 /** The router's external address (without prefix), when it has a gateway. */
 export function externalAddress(nb: Db, router: string): string | undefined {
-  const p = findGatewayPort(nb, router);
-  const nets = p?.networks;
-  const first = Array.isArray(nets) ? nets[0] : nets;
-  return typeof first === 'string' ? first.split('/')[0] : undefined;
+  return findGatewayPort(nb, router)?.networks[0]?.split('/')[0];
 }
 
 export function snatOps(lr: RowRef, externalIp: string, subnet: string, networkRef: string): Operation[] {
@@ -59,9 +55,8 @@ export function snatOps(lr: RowRef, externalIp: string, subnet: string, networkR
   ];
 }
 
-export function natRowsOf(nb: Db, lr: Row): Row[] {
-  const refs = Array.isArray(lr.nat) ? lr.nat : lr.nat ? [lr.nat] : [];
-  return [...nb.rows('NAT')].filter((n) => (refs as string[]).includes(n._uuid));
+export function natRowsOf(nb: Db, lr: NbRow<'Logical_Router'>): NbRow<'NAT'>[] {
+  return [...nbRows(nb, 'NAT')].filter((n) => lr.nat.includes(n._uuid));
 }
 
 export function dnatAndSnatOps(lr: Row, externalIp: string, logicalIp: string): Operation[] {
@@ -75,6 +70,6 @@ export function deleteNatOps(lr: Row, nat: Row): Operation[] {
   return [{ op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [['nat', 'delete', set(['uuid', nat._uuid])]] }];
 }
 
-export function ownedLbs(nb: Db, router: string): Row[] {
-  return [...nb.rows('Load_Balancer')].filter((r) => String(r.name).startsWith(`ocn-lb-${router}-`) && externalIds(r)['ocn-owner']);
+export function ownedLbs(nb: Db, router: string): NbRow<'Load_Balancer'>[] {
+  return [...nbRows(nb, 'Load_Balancer')].filter((r) => r.name.startsWith(lbName(router, '')) && nbOwned(r));
 }

@@ -1,10 +1,9 @@
 // Logical_Router + Logical_Router_Port: one router per tenant connects the tenant's switches;
 // each switch gets a router port holding its gateway address and a peer LSP of type router.
-import type { Operation, Row } from '../ovsdb/types';
+import type { Operation } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
-import { findByName } from '../ovs/db';
 import { byUuid, deleteRefs, insertRefs, map, named, set, uuid } from '../ovs/wire';
-import { nbOwned, owner } from './nb';
+import { type NbRow, nbByName, nbOwned, nbRows, owner } from './nb';
 import { LS } from './logical-switch';
 import { LSP } from './logical-switch-port';
 import { type RowRef, whereRef } from './txn';
@@ -12,8 +11,8 @@ import { type RowRef, whereRef } from './txn';
 export const LR = 'Logical_Router';
 export const LRP = 'Logical_Router_Port';
 
-export function findRouter(nb: Db, name: string): Row | undefined {
-  return findByName(nb, LR, name);
+export function findRouter(nb: Db, name: string): NbRow<'Logical_Router'> | undefined {
+  return nbByName(nb, LR, name);
 }
 
 export const routerPortName = (switchName: string) => `ocn-lrp-${switchName}`;
@@ -37,18 +36,17 @@ export function connectSwitchOps(router: RowRef, ls: RowRef, switchName: string,
 }
 
 /** Takes the router's peer port off a switch the plugin did not create (and so does not delete). */
-export function detachRouterPeerOps(nb: Db, ls: Row, switchName: string): Operation[] {
-  const peer = findByName(nb, LSP, routerPeerName(switchName));
-  const ports = (Array.isArray(ls.ports) ? ls.ports : [ls.ports]) as string[];
-  if (!peer || !nbOwned(peer, 'port') || !ports.includes(peer._uuid)) return [];
+export function detachRouterPeerOps(nb: Db, ls: NbRow<'Logical_Switch'>, switchName: string): Operation[] {
+  const peer = nbByName(nb, LSP, routerPeerName(switchName));
+  if (!peer || !nbOwned(peer, 'port') || !ls.ports.includes(peer._uuid)) return [];
   return [{ op: 'mutate', table: LS, where: byUuid(ls._uuid), mutations: [deleteRefs('ports', uuid(peer._uuid))] }];
 }
 
 /** The name of the router the switch is connected to (by its router port), if any. */
 export function routerOfSwitch(nb: Db, switchName: string): string | undefined {
-  const lrp = findByName(nb, LRP, routerPortName(switchName));
+  const lrp = nbByName(nb, LRP, routerPortName(switchName));
   if (!lrp) return undefined;
-  for (const lr of nb.rows(LR)) if ((Array.isArray(lr.ports) ? lr.ports : [lr.ports]).includes(lrp._uuid)) return String(lr.name);
+  for (const lr of nbRows(nb, LR)) if (lr.ports.includes(lrp._uuid)) return lr.name;
   return undefined;
 }
 
@@ -58,19 +56,16 @@ export function routerOfSwitch(nb: Db, switchName: string): string | undefined {
  */
 export function disconnectSwitchOps(nb: Db, switchName: string): Operation[] {
   const ops: Operation[] = [];
-  const lrp = findByName(nb, LRP, routerPortName(switchName));
+  const lrp = nbByName(nb, LRP, routerPortName(switchName));
   if (!lrp) return ops;
-  for (const lr of nb.rows(LR)) {
-    const ports = (Array.isArray(lr.ports) ? lr.ports : [lr.ports]) as string[];
-    if (!ports.includes(lrp._uuid)) continue;
+  for (const lr of nbRows(nb, LR)) {
+    if (!lr.ports.includes(lrp._uuid)) continue;
     ops.push({ op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [deleteRefs('ports', uuid(lrp._uuid))] });
-    const tenantPorts = [...nb.rows(LRP)].filter((p) => ports.includes(p._uuid) && String(p.name).startsWith('ocn-lrp-'));
-    const ids = (lr.external_ids ?? {}) as Record<string, string>;
-    if (tenantPorts.length === 1 && ids['ocn-owner']) {
+    const tenantPorts = [...nbRows(nb, LRP)].filter((p) => lr.ports.includes(p._uuid) && p.name.startsWith('ocn-lrp-'));
+    if (tenantPorts.length === 1 && nbOwned(lr)) {
       ops.push({ op: 'delete', table: LR, where: byUuid(lr._uuid) });
-      const name = String(lr.name);
-      for (const ls of nb.rows(LS)) if (((ls.external_ids ?? {}) as Record<string, string>)['ocn-external-of'] === name) ops.push({ op: 'delete', table: LS, where: byUuid(ls._uuid) });
-      for (const lb of nb.rows('Load_Balancer')) if (String(lb.name).startsWith(`ocn-lb-${name}-`)) ops.push({ op: 'delete', table: 'Load_Balancer', where: byUuid(lb._uuid) });
+      for (const ls of nbRows(nb, LS)) if (ls.external_ids['ocn-external-of'] === lr.name) ops.push({ op: 'delete', table: LS, where: byUuid(ls._uuid) });
+      for (const lb of nbRows(nb, 'Load_Balancer')) if (lb.name.startsWith(`ocn-lb-${lr.name}-`)) ops.push({ op: 'delete', table: 'Load_Balancer', where: byUuid(lb._uuid) });
     }
   }
   return ops;

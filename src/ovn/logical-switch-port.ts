@@ -2,9 +2,8 @@
 // OVS port can never be bound to a later container's port (iface-id names are never reused).
 import type { Operation, Row } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
-import { findByName } from '../ovs/db';
 import { byUuid, deleteRefs, insertRefs, map, named, set, uuid } from '../ovs/wire';
-import { owner } from './nb';
+import { type NbRow, nbByName, nbRows, owner } from './nb';
 import { LS } from './logical-switch';
 
 export const LSP = 'Logical_Switch_Port';
@@ -13,8 +12,8 @@ export function lspName(endpointId: string): string {
   return `ocn-${endpointId}`;
 }
 
-export function findLsp(nb: Db, name: string): Row | undefined {
-  return findByName(nb, LSP, name);
+export function findLsp(nb: Db, name: string): NbRow<'Logical_Switch_Port'> | undefined {
+  return nbByName(nb, LSP, name);
 }
 
 export interface LspSpec {
@@ -53,10 +52,7 @@ export function deleteLspOps(ls: Row | undefined, lsp: Row | undefined): Operati
 }
 
 /** The switch holding a port (by reference). */
-export function switchOfLsp(nb: Db, lspUuid: string): Row | undefined {
-  for (const ls of nb.rows(LS)) {
-    const ports = ls.ports;
-    if (Array.isArray(ports) ? ports.includes(lspUuid) : ports === lspUuid) return ls;
-  }
+export function switchOfLsp(nb: Db, lspUuid: string): NbRow<'Logical_Switch'> | undefined {
+  for (const ls of nbRows(nb, LS)) if (ls.ports.includes(lspUuid)) return ls;
   return undefined;
 }

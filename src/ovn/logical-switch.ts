@@ -2,15 +2,15 @@
 // aborts the transaction if another host created the switch first; the caller then binds to it.
 import type { Operation, Row } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
-import { externalIds, findByName } from '../ovs/db';
+import { externalIds } from '../ovs/db';
 import { byUuid, map, mapDelete, mapPut } from '../ovs/wire';
-import { owner } from './nb';
+import { type NbRow, nbByName, owner } from './nb';
 
 export const LS = 'Logical_Switch';
 export const REF_PREFIX = 'ocn-ref-';
 
-export function findSwitch(nb: Db, name: string): Row | undefined {
-  return findByName(nb, LS, name);
+export function findSwitch(nb: Db, name: string): NbRow<'Logical_Switch'> | undefined {
+  return nbByName(nb, LS, name);
 }
 
 /** A Docker network on some host that uses the switch: `ocn-ref-<host>-<network>`. */

@@ -1,5 +1,8 @@
-// The OVN Northbound database as the plugin sees it: which tables it replicates, and the owner
-// ids it writes on every row (GC and deletion only ever touch rows carrying them).
+// The OVN Northbound database as the plugin sees it: which tables it replicates, typed as the
+// generated model says (src/model/ovn-nb.ts), and the owner ids it writes on every row (GC and
+// deletion only ever touch rows carrying them).
+import type { OVNNorthboundTables } from '../model/ovn-nb';
+import { type Db, findByName } from '../ovs/db';
 
 export const NB_MONITOR = {
   NB_Global: { columns: ['nb_cfg', 'hv_cfg'] },
@@ -10,7 +13,21 @@ export const NB_MONITOR = {
   Load_Balancer: { columns: ['name', 'vips', 'protocol', 'external_ids'] },
   DHCP_Options: { columns: ['cidr', 'options', 'external_ids'] },
   NAT: { columns: ['type', 'external_ip', 'logical_ip', 'logical_port', 'external_ids'] },
-};
+} as const satisfies { [T in keyof OVNNorthboundTables]?: { columns: readonly (keyof OVNNorthboundTables[T])[] } };
+
+export type NbTable = keyof typeof NB_MONITOR;
+/** A row of an NB table as the cache holds it: the monitored columns, typed by the schema. */
+export type NbRow<T extends NbTable> = Pick<OVNNorthboundTables[T], Extract<'_uuid' | (typeof NB_MONITOR)[T]['columns'][number], keyof OVNNorthboundTables[T]>>;
+
+/** The cached rows of an NB table, typed (the cache decodes them by the schema). */
+export function nbRows<T extends NbTable>(nb: Db, table: T): Iterable<NbRow<T>> {
+  return nb.rows(table) as Iterable<NbRow<T>>;
+}
+
+/** The NB row of `table` named `name` (from the name index where the Db has one). */
+export function nbByName<T extends NbTable>(nb: Db, table: T, name: string): NbRow<T> | undefined {
+  return findByName(nb, table, name) as NbRow<T> | undefined;
+}
 
 // Owner ids live in one module for both databases (model/owner-ids.ts).
 export { OWNER as NB_OWNER, OWNER_TYPE as NB_OWNER_TYPE, PRODUCT, nbOwned, nbOwner as owner } from '../model/owner-ids';

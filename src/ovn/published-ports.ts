@@ -7,12 +7,11 @@
 // value, so nobody removes a VIP they do not hold.
 import type { Operation, Row } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
-import { externalIds, findByName } from '../ovs/db';
 import { byUuid, deleteRefs, insertRefs, map, named, uuid } from '../ovs/wire';
 import { ConflictError } from '../util/errors';
 import { lbName } from './gateway';
 import { LR } from './logical-router';
-import { nbOwned, owner } from './nb';
+import { type NbRow, nbByName, nbOwned, owner } from './nb';
 import { absentOp, presentOp } from './txn';
 
 const LB = 'Load_Balancer';
@@ -23,15 +22,11 @@ export type Vips = Record<string, string>;
 
 export const vipHolderKey = (vip: string) => `ocn-vip-${vip}`;
 
-function vipsOf(lb: Row): Vips {
-  const v = lb.vips;
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Vips) : {};
-}
 
 /** Refuses a VIP that maps elsewhere (unless we are replacing our own), or is another host's. */
-function refuseTaken(lb: Row, proto: Protocol, add: Vips, del: Vips, host: string): void {
-  const have = vipsOf(lb);
-  const ids = externalIds(lb);
+function refuseTaken(lb: NbRow<'Load_Balancer'>, proto: Protocol, add: Vips, del: Vips, host: string): void {
+  const have = lb.vips;
+  const ids = lb.external_ids;
   for (const [vip, backend] of Object.entries(add)) {
     const now = have[vip];
     const holder = ids[vipHolderKey(vip)];
@@ -47,7 +42,7 @@ function refuseTaken(lb: Row, proto: Protocol, add: Vips, del: Vips, host: strin
  */
 export function planVips(nb: Db, lr: Row, router: string, proto: Protocol, add: Vips, del: Vips, host: string): Operation[] {
   const name = lbName(router, proto);
-  const lb = findByName(nb, LB, name);
+  const lb = nbByName(nb, LB, name);
   const holders = Object.fromEntries(Object.keys(add).map((vip) => [vipHolderKey(vip), host]));
   if (!lb) {
     if (!Object.keys(add).length) return [];
@@ -60,7 +55,7 @@ export function planVips(nb: Db, lr: Row, router: string, proto: Protocol, add: 
     ];
   }
   refuseTaken(lb, proto, add, del, host);
-  const left = Object.entries(vipsOf(lb)).filter(([vip, backend]) => del[vip] !== backend || vip in add);
+  const left = Object.entries(lb.vips).filter(([vip, backend]) => del[vip] !== backend || vip in add);
   if (Object.keys(del).length && !left.length && !Object.keys(add).length && nbOwned(lb)) return deleteEmptiedOps(lb, lr);
   const gone = Object.keys(del).filter((vip) => !(vip in add));
   const mutations: Extract<Operation, { op: 'mutate' }>['mutations'] = [];
@@ -80,9 +75,9 @@ export function planVips(nb: Db, lr: Row, router: string, proto: Protocol, add: 
  * Removes a load balancer whose last VIPs we unpublish (so publishing and unpublishing leaves the
  * NB as it was), unless someone changed its VIPs since the cache saw them.
  */
-function deleteEmptiedOps(lb: Row, lr: Row): Operation[] {
+function deleteEmptiedOps(lb: NbRow<'Load_Balancer'>, lr: Row): Operation[] {
   return [
-    { op: 'wait', table: LB, where: byUuid(lb._uuid), columns: ['vips'], until: '==', rows: [{ vips: map(vipsOf(lb)) }], timeout: 0 },
+    { op: 'wait', table: LB, where: byUuid(lb._uuid), columns: ['vips'], until: '==', rows: [{ vips: map(lb.vips) }], timeout: 0 },
     { op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [deleteRefs('load_balancer', uuid(lb._uuid))] },
     { op: 'delete', table: LB, where: byUuid(lb._uuid) },
   ];

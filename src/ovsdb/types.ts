@@ -49,4 +49,4 @@ export interface Row {
 }
 
 /** Which columns of which tables to monitor (undefined = all columns). */
-export type MonitorSpec = Record<string, { columns?: string[] }>;
+export type MonitorSpec = Record<string, { columns?: readonly string[] }>;
