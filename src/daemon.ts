@@ -9,6 +9,7 @@ import { OvsdbClient } from './ovsdb/client';
 import type { Row } from './ovsdb/types';
 import type { Db } from './ovs/db';
 import { NameIndexes } from './model/row-index';
+import { VSWITCH_MONITOR } from './ovs/tables';
 import { OvsKvStore } from './ovs/kv-store';
 import { LinkManager } from './netlink/links';
 import { EthtoolClient } from './netlink/ethtool';
@@ -31,13 +32,7 @@ import { createControlServer } from './server/control';
 import { fullGc, IdleCollector } from './util/idle-gc';
 
 /** Tables and columns the daemon replicates from the Open_vSwitch database. */
-export const VSWITCH_MONITOR = {
-  // Not external_ids: read on demand (ovs/open-vswitch.ts says why).
-  Open_vSwitch: { columns: ['bridges', 'cur_cfg', 'next_cfg', 'datapath_types'] },
-  Bridge: { columns: ['name', 'ports', 'datapath_type', 'external_ids'] },
-  Port: { columns: ['name', 'interfaces', 'tag', 'external_ids'] },
-  Interface: { columns: ['name', 'type', 'ofport', 'error', 'external_ids', 'bfd_status'] },
-};
+export { VSWITCH_MONITOR };
 
 export function dbFromClient(client: OvsdbClient): Db {
   const names = new NameIndexes(client.cache);

@@ -2,7 +2,8 @@
 // the gateway internal port with its addresses. Built as one transaction, undone as one.
 import * as fs from 'node:fs';
 import type { Operation } from '../ovsdb/types';
-import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
+import { Db, OWNER, OWNER_TYPE, ownedBy } from '../ovs/db';
+import { vsRows } from '../ovs/tables';
 import { createBridgeOps, findBridge, deleteBridgeOps } from '../ovs/bridge';
 import { addPortOps, deletePortOps, findPort, trunkVlanOps } from '../ovs/port';
 import { ConflictError, InputError } from '../util/errors';
@@ -38,7 +39,7 @@ export function needsGatewayPort(net: Pick<NetworkRecord, 'options' | 'internal'
 export function resolveDatapath(db: Db, bridge: string, wanted: Datapath | undefined): Datapath {
   const row = findBridge(db, bridge);
   if (row) {
-    const have = (row.datapath_type as string) || 'system';
+    const have = row.datapath_type || 'system';
     if (wanted && wanted !== have) {
       throw new InputError(`option datapath=${wanted} conflicts with bridge ${bridge}, which exists with datapath ${have}`);
     }
@@ -67,7 +68,7 @@ export class NetworkInfra {
     if (o.uplink) {
       const port = findPort(this.db, o.uplink);
       if (port) {
-        const onThis = existing && Array.isArray(existing.ports) && (existing.ports as string[]).includes(port._uuid);
+        const onThis = existing?.ports.includes(port._uuid);
         if (!onThis) throw new ConflictError(`option uplink: ${o.uplink} is already a port of another bridge`);
         // Ours: it carries exactly the VLANs of the networks that leave through it. A user's own
         // port is theirs to configure.
@@ -129,12 +130,10 @@ export class NetworkInfra {
   }
 
   /** A bridge the plugin created is kept if a user added ports of their own to it. */
-  private onlyOwnedPorts(ports: unknown, net: NetworkRecord): boolean {
-    const uuids = Array.isArray(ports) ? (ports as string[]) : typeof ports === 'string' ? [ports] : [];
-    for (const r of this.db.rows('Port')) {
-      if (!uuids.includes(r._uuid)) continue;
-      if (r.name === net.options.bridge) continue;
-      if (externalIds(r)[OWNER] !== this.driver) return false;
+  private onlyOwnedPorts(ports: readonly string[], net: NetworkRecord): boolean {
+    for (const r of vsRows(this.db, 'Port')) {
+      if (!ports.includes(r._uuid) || r.name === net.options.bridge) continue;
+      if (r.external_ids[OWNER] !== this.driver) return false;
     }
     return true;
   }

@@ -1,13 +1,14 @@
 // Bridge rows: create one the plugin owns, reference or drop it from the root row.
-import type { Operation, Row } from '../ovsdb/types';
-import { Db, OWNER, OWNER_TYPE, findByName } from './db';
+import type { Operation } from '../ovsdb/types';
+import { Db, OWNER, OWNER_TYPE } from './db';
+import { type VsRow, vsByName, vsRows } from './tables';
 import { rootMutate } from './open-vswitch';
 import { byUuid, deleteRefs, insertRefs, map, named, uuid } from './wire';
 
 export const BRIDGE_TABLE = 'Bridge';
 
-export function findBridge(db: Db, name: string): Row | undefined {
-  return findByName(db, BRIDGE_TABLE, name);
+export function findBridge(db: Db, name: string): VsRow<'Bridge'> | undefined {
+  return vsByName(db, BRIDGE_TABLE, name);
 }
 
 /** Inserts a bridge (its local port included, as ovs-vsctl add-br does) under a named uuid. */
@@ -34,10 +35,7 @@ export function bridgeDeletePortOp(bridgeUuid: string, portUuid: string): Operat
   return { op: 'mutate', table: BRIDGE_TABLE, where: byUuid(bridgeUuid), mutations: [deleteRefs('ports', uuid(portUuid))] };
 }
 
-export function bridgeOfPort(db: Db, portUuid: string): Row | undefined {
-  for (const b of db.rows(BRIDGE_TABLE)) {
-    const ports = b.ports;
-    if (Array.isArray(ports) ? ports.includes(portUuid) : ports === portUuid) return b;
-  }
+export function bridgeOfPort(db: Db, portUuid: string): VsRow<'Bridge'> | undefined {
+  for (const b of vsRows(db, BRIDGE_TABLE)) if (b.ports.includes(portUuid)) return b;
   return undefined;
 }

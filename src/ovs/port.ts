@@ -1,7 +1,8 @@
 // Port + Interface rows: one port per veth, gateway (internal) or uplink, created in one
 // transaction with the records that describe it.
 import type { Operation, OperationResult, Row, WireRow } from '../ovsdb/types';
-import { Db, externalIds, findByName } from './db';
+import { Db, externalIds } from './db';
+import { type VsRow, vsByName } from './tables';
 import { bridgeAddPortOp, bridgeDeletePortOp, bridgeOfPort } from './bridge';
 import { map, mapPut, named, byUuid, insertRefs, deleteRefs, set } from './wire';
 
@@ -51,7 +52,7 @@ export function undoAddPortOps(bridgeUuid: string, results: OperationResult[]): 
 
 /** Removing the port from its bridge is enough: OVSDB garbage-collects the Port and Interface. */
 export function deletePortOps(db: Db, portName: string): Operation[] {
-  const port = findByName(db, PORT_TABLE, portName);
+  const port = findPort(db, portName);
   if (!port) return [];
   const bridge = bridgeOfPort(db, port._uuid);
   return bridge ? [bridgeDeletePortOp(bridge._uuid, port._uuid)] : [];
@@ -62,11 +63,11 @@ export function trunkVlanOps(port: Row, vlan: number, add: boolean): Operation[]
   return [{ op: 'mutate', table: PORT_TABLE, where: byUuid(port._uuid), mutations: [(add ? insertRefs : deleteRefs)('trunks', vlan)] }];
 }
 
-export function findPort(db: Db, name: string): Row | undefined {
-  return findByName(db, PORT_TABLE, name);
+export function findPort(db: Db, name: string): VsRow<'Port'> | undefined {
+  return vsByName(db, PORT_TABLE, name);
 }
-export function findInterface(db: Db, name: string): Row | undefined {
-  return findByName(db, INTERFACE_TABLE, name);
+export function findInterface(db: Db, name: string): VsRow<'Interface'> | undefined {
+  return vsByName(db, INTERFACE_TABLE, name);
 }
 
 /**
