@@ -1,6 +1,7 @@
 // Start-up reconciliation: what OVSDB says the plugin owns, checked against the kernel's links.
 // Only provably dead things are removed; a port whose veth still leads into a container is
 // never touched, so a daemon restart (or kill -9) leaves running containers connected.
+import fs from 'node:fs';
 import type { Logger } from '../util/log';
 import type { Db } from '../ovs/db';
 import { deletePortOps, findPort } from '../ovs/port';
@@ -15,44 +16,87 @@ import type { Ipam } from '../ipam/ipam';
 export interface ReconcileReport {
   endpoints: number;
   staleEndpoints: string[];
+  /** Creations a kill interrupted (a record, maybe a veth, no port): undone. */
+  unfinishedEndpoints: string[];
+  /** Endpoints left for the later look (not yet joined, or not yet moved into their sandbox). */
+  deferredEndpoints: number;
   orphanVeths: string[];
   gatewaysRestored: number;
 }
 
-/** Why an endpoint is dead, or undefined when it may still be in use. */
-export function staleReason(ep: Endpoint, links: Map<string, LinkInfo>, networkKnown: boolean): string | undefined {
-  if (!networkKnown) return 'its network is gone';
+/**
+ * How long after start-up an endpoint that is in no container may still be about to be: dockerd
+ * retries a request to an unreachable plugin for up to 30 s, and moves the container end into
+ * the sandbox only after Join's answer, in its prestart hook.
+ */
+export const JOIN_GRACE_MS = 35_000;
+
+/** What start-up can tell of an endpoint: in use, not yet known, or dead (and why). */
+export type EndpointState = { inUse: true } | { undecided: string } | { dead: string };
+
+/**
+ * Judges an endpoint by what Docker shows: the container end inside a namespace means in use.
+ * A veth back in the host namespace is dead only once its sandbox (Docker's netns file) is gone;
+ * before Join, or between Join and dockerd moving the veth, it is undecided.
+ */
+export function endpointState(ep: Endpoint, links: Map<string, LinkInfo>, networkKnown: boolean, sandboxExists: (key: string) => boolean): EndpointState {
+  if (!networkKnown) return { dead: 'its network is gone' };
   const host = links.get(ep.hostIf);
-  if (!host) return 'its veth is gone';
-  // After Join the container end lives in the container's namespace. Back in ours, with a
-  // sandbox recorded, Docker has moved it out of a container that is gone.
+  if (!host) return { dead: 'its veth is gone' };
   const peerHome = links.has(ep.peerIf) || host.linkNetnsId === undefined;
-  if (ep.sandbox && peerHome) return 'its container is gone (veth back in the host namespace)';
+  if (!peerHome) return { inUse: true };
+  if (!ep.sandbox) return { undecided: 'not joined yet' };
+  if (!sandboxExists(ep.sandbox)) return { dead: `its sandbox ${ep.sandbox} is gone and its veth is back in the host namespace` };
+  return { undecided: 'joined, container end not yet moved into the sandbox' };
+}
+
+/** The later look: still in no container after the grace period and never joined, it is dead. */
+export function deadAfterGrace(state: EndpointState): string | undefined {
+  if ('dead' in state) return state.dead;
+  if ('undecided' in state && state.undecided === 'not joined yet') return `not joined ${JOIN_GRACE_MS / 1000} s after start-up (Docker no longer wants it)`;
   return undefined;
 }
 
-export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, db: Db, links: LinkOps, log: Logger, ovn?: OvnNetworks, ipam?: Ipam): Promise<ReconcileReport> {
+const sandboxExists = (key: string): boolean => fs.existsSync(key);
+
+export interface ReconcileOptions {
+  graceMs?: number;
+  sandboxExists?: (key: string) => boolean;
+}
+
+export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, db: Db, links: LinkOps, log: Logger, ovn?: OvnNetworks, ipam?: Ipam, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
   const all = await links.listLinks();
   const byName = new Map(all.map((l) => [l.name, l]));
-  const report: ReconcileReport = { endpoints: driver.endpoints.size, staleEndpoints: [], orphanVeths: [], gatewaysRestored: 0 };
+  const report: ReconcileReport = { endpoints: driver.endpoints.size, staleEndpoints: [], unfinishedEndpoints: [], deferredEndpoints: 0, orphanVeths: [], gatewaysRestored: 0 };
+  const exists = opts.sandboxExists ?? sandboxExists;
 
   const dead: Endpoint[] = [];
+  const undecided: string[] = [];
   for (const ep of driver.endpoints.values()) {
-    const why = staleReason(ep, byName, driver.networks.has(ep.networkId));
-    if (why) {
+    const state = endpointState(ep, byName, driver.networks.has(ep.networkId), exists);
+    if ('dead' in state) {
       dead.push(ep);
-      log.info({ endpoint: ep.id.slice(0, 12), port: ep.hostIf, why }, 'removing stale endpoint');
+      log.info({ endpoint: ep.id.slice(0, 12), port: ep.hostIf, why: state.dead }, 'removing stale endpoint');
+    } else if ('undecided' in state) {
+      undecided.push(ep.id);
+      log.info({ endpoint: ep.id.slice(0, 12), port: ep.hostIf, why: state.undecided }, 'endpoint left for a later look');
     }
   }
-  if (dead.length) {
-    await db.transact(dead.flatMap((ep) => deletePortOps(db, ep.hostIf)));
-    for (const ep of dead) {
+  const unfinished = [...driver.intents.values()].filter((i) => !driver.endpoints.has(i.id));
+  for (const i of unfinished) log.info({ endpoint: i.id.slice(0, 12), link: i.hostIf }, 'undoing an endpoint creation that never finished');
+  if (dead.length || unfinished.length) {
+    await db.transact([...dead.flatMap((ep) => deletePortOps(db, ep.hostIf)), ...driver.recordDeleteOps([...dead, ...unfinished].map((e) => e.id))]);
+    for (const ep of [...dead, ...unfinished]) {
       driver.endpoints.delete(ep.id);
-      report.staleEndpoints.push(ep.id);
+      driver.intents.delete(ep.id);
       if (byName.has(ep.hostIf)) await links.deleteLink(ep.hostIf);
       if (ovn) await ovn.deletePort(ep.id);
     }
+    report.staleEndpoints.push(...dead.map((e) => e.id));
+    report.unfinishedEndpoints.push(...unfinished.map((e) => e.id));
   }
+  report.deferredEndpoints = undecided.length;
+  if (undecided.length) scheduleLaterLook(driver, links, log, undecided, opts.graceMs ?? JOIN_GRACE_MS, exists);
 
   if (ovn) {
     // Logical ports this host made for endpoints it no longer has (a crash mid-attach).
@@ -64,13 +108,15 @@ export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, d
     for (const net of driver.networks.values()) if (net.ovn && ipam) ipam.attachShared(net.id, ovn.book(net));
   }
 
-  // Veths this daemon made that no OVS port references (a crash between creating the veth and
-  // the port). The alias names the daemon: another instance's veths are never swept.
+  // Veths this daemon made that no OVS port references. The alias (older daemons' only mark) or a
+  // record naming the veth makes it ours: another instance's veths are never swept.
   const referenced = new Set<string>();
   for (const r of db.rows('Interface')) referenced.add(String(r.name));
+  const recorded = new Set([...unfinished].map((i) => i.hostIf));
   const mine = vethAlias(driver.name);
   for (const l of all) {
-    if (!l.name.startsWith(HOST_VETH_PREFIX) || l.alias !== mine || referenced.has(l.name)) continue;
+    // (Recorded ones went with their record above.)
+    if (!l.name.startsWith(HOST_VETH_PREFIX) || l.alias !== mine || referenced.has(l.name) || recorded.has(l.name)) continue;
     if (l.linkNetnsId !== undefined) continue; // its peer is inside some namespace: leave it
     log.info({ link: l.name }, 'removing orphan veth');
     await links.deleteLink(l.name);
@@ -92,4 +138,19 @@ export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, d
     }
   }
   return report;
+}
+
+/** After the grace period, each undecided endpoint is judged again, under its lock. */
+function scheduleLaterLook(driver: OvsNetworkDriver, links: LinkOps, log: Logger, ids: string[], graceMs: number, exists: (key: string) => boolean): void {
+  const look = async () => {
+    for (const id of ids) {
+      const why = await driver.removeIfUnused(id, async (ep) => {
+        const found = await Promise.all([links.getLink(ep.hostIf), links.getLink(ep.peerIf)]);
+        const byName = new Map(found.filter((l): l is LinkInfo => !!l).map((l) => [l.name, l]));
+        return deadAfterGrace(endpointState(ep, byName, driver.networks.has(ep.networkId), exists));
+      }).catch((err) => log.warn({ endpoint: id.slice(0, 12), err: String(err) }, 'later look at an endpoint failed'));
+      if (why) log.info({ endpoint: id.slice(0, 12), why }, 'removing stale endpoint');
+    }
+  };
+  setTimeout(() => void look(), graceMs).unref();
 }
