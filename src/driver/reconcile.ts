@@ -24,11 +24,7 @@ export interface ReconcileReport {
   gatewaysRestored: number;
 }
 
-/**
- * How long after start-up an endpoint that is in no container may still be about to be: dockerd
- * retries a request to an unreachable plugin for up to 30 s, and moves the container end into
- * the sandbox only after Join's answer, in its prestart hook.
- */
+/** Default of --join-grace-ms: dockerd retries a request to an unreachable plugin for up to 30 s. */
 export const JOIN_GRACE_MS = 35_000;
 
 /** What start-up can tell of an endpoint: in use, not yet known, or dead (and why). */
@@ -36,25 +32,28 @@ export type EndpointState = { inUse: true } | { undecided: string } | { dead: st
 
 /**
  * Judges an endpoint by what Docker shows: the container end inside a namespace means in use.
- * A veth back in the host namespace is dead only once its sandbox (Docker's netns file) is gone;
- * before Join, or between Join and dockerd moving the veth, it is undecided.
+ * A veth in the host namespace proves nothing at once: dockerd creates the sandbox's netns file
+ * and moves the container end into it in its prestart hook, after Join's answer, so a container
+ * being started looks like one that is gone. Only a later look tells them apart.
  */
-export function endpointState(ep: Endpoint, links: Map<string, LinkInfo>, networkKnown: boolean, sandboxExists: (key: string) => boolean): EndpointState {
+export function endpointState(ep: Endpoint, links: Map<string, LinkInfo>, networkKnown: boolean): EndpointState {
   if (!networkKnown) return { dead: 'its network is gone' };
   const host = links.get(ep.hostIf);
   if (!host) return { dead: 'its veth is gone' };
   const peerHome = links.has(ep.peerIf) || host.linkNetnsId === undefined;
   if (!peerHome) return { inUse: true };
-  if (!ep.sandbox) return { undecided: 'not joined yet' };
-  if (!sandboxExists(ep.sandbox)) return { dead: `its sandbox ${ep.sandbox} is gone and its veth is back in the host namespace` };
-  return { undecided: 'joined, container end not yet moved into the sandbox' };
+  return { undecided: ep.sandbox ? 'joined, container end in the host namespace' : 'not joined yet' };
 }
 
-/** The later look: still in no container after the grace period and never joined, it is dead. */
-export function deadAfterGrace(state: EndpointState): string | undefined {
+/**
+ * The later look, a grace period on: an endpoint still in no container is dead, unless its
+ * sandbox's netns exists (dockerd is between mounting it and moving the veth in).
+ */
+export function deadAfterGrace(state: EndpointState, ep: Endpoint, sandboxExists: (key: string) => boolean): string | undefined {
   if ('dead' in state) return state.dead;
-  if ('undecided' in state && state.undecided === 'not joined yet') return `not joined ${JOIN_GRACE_MS / 1000} s after start-up (Docker no longer wants it)`;
-  return undefined;
+  if (!('undecided' in state)) return undefined;
+  if (ep.sandbox && sandboxExists(ep.sandbox)) return undefined;
+  return ep.sandbox ? `its sandbox ${ep.sandbox} is gone and its veth is in the host namespace` : 'never joined since the restart';
 }
 
 const sandboxExists = (key: string): boolean => fs.existsSync(key);
@@ -73,7 +72,7 @@ export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, d
   const dead: Endpoint[] = [];
   const undecided: string[] = [];
   for (const ep of driver.endpoints.values()) {
-    const state = endpointState(ep, byName, driver.networks.has(ep.networkId), exists);
+    const state = endpointState(ep, byName, driver.networks.has(ep.networkId));
     if ('dead' in state) {
       dead.push(ep);
       log.info({ endpoint: ep.id.slice(0, 12), port: ep.hostIf, why: state.dead }, 'removing stale endpoint');
@@ -147,7 +146,7 @@ function scheduleLaterLook(driver: OvsNetworkDriver, links: LinkOps, log: Logger
       const why = await driver.removeIfUnused(id, async (ep) => {
         const found = await Promise.all([links.getLink(ep.hostIf), links.getLink(ep.peerIf)]);
         const byName = new Map(found.filter((l): l is LinkInfo => !!l).map((l) => [l.name, l]));
-        return deadAfterGrace(endpointState(ep, byName, driver.networks.has(ep.networkId), exists));
+        return deadAfterGrace(endpointState(ep, byName, driver.networks.has(ep.networkId)), ep, exists);
       }).catch((err) => log.warn({ endpoint: id.slice(0, 12), err: String(err) }, 'later look at an endpoint failed'));
       if (why) log.info({ endpoint: id.slice(0, 12), why }, 'removing stale endpoint');
     }

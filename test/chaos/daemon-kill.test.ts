@@ -9,7 +9,7 @@ import { Env, IMAGE, cleanup, docker, dockerOk, ifindex, linkExists, netSettings
 import { duplicates, endpointLeaks, inBatches, reachesWithin } from './endpoint-leaks';
 
 const FULL = process.env.OCN_CHAOS_FULL === '1';
-const ROUNDS = FULL ? 10 : 2;
+const ROUNDS = Number(process.env.OCN_CHAOS_ROUNDS ?? (FULL ? 10 : 2));
 const RUNS = Number(process.env.OCN_CHAOS_RUNS ?? 50);
 /** The plugin's later look at unjoined endpoints comes 35 s after its start (reconcile.ts). */
 const LEAK_WAIT_MS = 50_000;
@@ -68,6 +68,7 @@ test(`daemon kill -9 during ${RUNS} parallel docker runs, ${ROUNDS} rounds: runn
     const burst = Promise.all(runs.map((name) => docker(env, ['run', '-d', '--name', name, '--network', name.includes('-v-') ? 'dkv' : 'dkg', IMAGE, 'sleep', '3600'], 180_000)));
     const killAt = 300 + Math.floor(Math.random() * 4000);
     await sleep(killAt);
+    const logFrom = env.p.logRecords().length;
     await env.p.kill9();
     const atKill = await portsNow();
     await env.p.restart();
@@ -77,6 +78,8 @@ test(`daemon kill -9 during ${RUNS} parallel docker runs, ${ROUNDS} rounds: runn
     figures.started += ok;
     figures.failed += RUNS - ok;
     const reasons = [...new Set(results.filter((r) => r.code !== 0).map((r) => shorten(r.stderr.trim().split('\n').pop() ?? '')))];
+    const removed = env.p.logRecords().slice(logFrom).filter((r) => /^(removing|undoing)/.test(String(r.msg)));
+    note(`round ${round}: start-up and later look removed: ${removed.map((r) => `${String(r.endpoint ?? r.link)} (${String(r.why ?? r.msg)})`).join(', ') || 'nothing'}`);
     note(`round ${round}: kill at ${killAt} ms, ${ok}/${RUNS} started; failures: ${reasons.join(' | ') || 'none'}`);
 
     // Every running container reaches a peer on its network and its gateway within 10 s.
