@@ -18,6 +18,7 @@ export interface DaemonConfig {
   encapIp: string;
   systemId: string;
   ovnPortTimeoutMs: number;
+  joinGraceMs: number;
   peers: string;
   peersFile: string;
   underlayMtu: number;
@@ -84,6 +85,9 @@ export const DAEMON_FLAGS: FlagSpec[] = [
   { flag: 'ovnPortTimeoutMs', cli: '--ovn-port-timeout-ms', env: 'OCN_OVN_PORT_TIMEOUT_MS', def: '10000',
     help: 'how long Join waits for ovn-controller to install a port before failing',
     parse: intIn('--ovn-port-timeout-ms', 100) },
+  { flag: 'joinGraceMs', cli: '--join-grace-ms', env: 'OCN_JOIN_GRACE_MS', def: '35000',
+    help: 'after a restart, how long an endpoint found in no container may still be joined or moved into one by dockerd before it is removed',
+    parse: intIn('--join-grace-ms', 0) },
   { flag: 'peers', cli: '--peers', env: 'OCN_PEERS', def: '',
     help: 'tunnel endpoints (IPv4) of the other hosts for -o overlay networks, comma-separated; changeable at run time (peers.set)' },
   { flag: 'peersFile', cli: '--peers-file', env: 'OCN_PEERS_FILE', def: '',

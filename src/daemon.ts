@@ -115,7 +115,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     ipam.load();
     driver.load();
     overlay.load(configuredPeers());
-    const report = await reconcile(driver, infra, db, links, log, ovn, ipam);
+    const report = await reconcile(driver, infra, db, links, log, ovn, ipam, { graceMs: config.joinGraceMs });
     await firewall.apply();
     // A tunnel OVS refuses must not keep every other network from being served: overlay
     // networks report it when they are created.

@@ -96,3 +96,18 @@ export function endpointFromIds(hostIf: string, ids: Record<string, string>): En
     ports,
   };
 }
+
+/**
+ * An endpoint's durable record, written before its veth is made and removed with its port: a
+ * crash at any point of CreateEndpoint leaves something start-up recognises as this daemon's.
+ * An intent without an owned Interface row is a creation that never finished (no answer reached
+ * Docker), so start-up removes what it made; dockerd re-sends the request if it still wants it.
+ */
+export interface EndpointIntent {
+  id: string;
+  networkId: string;
+  hostIf: string;
+  peerIf: string;
+}
+
+export const endpointIntentPrefix = (driver: string) => `ocn.${driver}.ep.`;

@@ -17,7 +17,7 @@ import { vethNames } from '../netlink/names';
 import { ConflictError, InputError } from '../util/errors';
 import { KeyedMutex } from '../util/keyed-mutex';
 import type { LinkOps } from './links';
-import { DEFAULT_MTU, EP, Endpoint, NetworkRecord, endpointFromIds, endpointToIds } from './model';
+import { DEFAULT_MTU, EP, Endpoint, EndpointIntent, NetworkRecord, endpointFromIds, endpointIntentPrefix, endpointToIds } from './model';
 import { macFor, normaliseMac } from './mac';
 import { parseNetworkOptions } from './options';
 import { assignVlan, vlanOf } from './vlans';
@@ -60,6 +60,8 @@ const short = (id: string) => id.slice(0, 12);
 export class OvsNetworkDriver implements P.NetworkDriver {
   readonly networks = new Map<string, NetworkRecord>();
   readonly endpoints = new Map<string, Endpoint>();
+  /** Every endpoint's durable record, including creations that never finished (see model.ts). */
+  readonly intents = new Map<string, EndpointIntent>();
   private readonly lock = new KeyedMutex();
   /** Networks being created: their VLANs are taken already. */
   private readonly creating = new Map<string, NetworkRecord>();
@@ -77,10 +79,24 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     this.netPrefix = `ocn.${d.name}.net.`;
   }
 
+  private intentKey(endpointId: string): string {
+    return endpointIntentPrefix(this.d.name) + endpointId;
+  }
+
+  /** Operations deleting these endpoints' records, for start-up's transaction. */
+  recordDeleteOps(endpointIds: string[]): Operation[] {
+    return this.d.kv.ops({ del: endpointIds.map((id) => this.intentKey(id)) });
+  }
+
   /** Rebuilds networks (kv records) and endpoints (owned Interface rows) from OVSDB. */
   load(): void {
     this.networks.clear();
     this.endpoints.clear();
+    this.intents.clear();
+    for (const [, v] of this.d.kv.load(endpointIntentPrefix(this.d.name))) {
+      const intent = JSON.parse(v) as EndpointIntent;
+      this.intents.set(intent.id, intent);
+    }
     for (const [, v] of this.d.kv.load(this.netPrefix)) {
       const rec = JSON.parse(v) as NetworkRecord;
       this.networks.set(rec.id, rec);
@@ -246,10 +262,13 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     const ops = [
       ...stale.flatMap((e) => deletePortOps(this.d.db, e.hostIf)),
       ...this.infra.planDelete(rec, others),
-      ...this.d.kv.ops({ del: [this.netPrefix + rec.id] }),
+      ...this.d.kv.ops({ del: [this.netPrefix + rec.id, ...stale.map((e) => this.intentKey(e.id))] }),
     ];
     this.networks.delete(rec.id);
-    for (const e of stale) this.endpoints.delete(e.id);
+    for (const e of stale) {
+      this.endpoints.delete(e.id);
+      this.intents.delete(e.id);
+    }
     // The rules go first, before the rows: rules left for a subnet that is gone are harmless and
     // dropped by the next load, so a failure to unload them does not stop the delete.
     const rules = rec.gatewayPort !== undefined || stale.some((e) => e.ports.length > 0);
@@ -260,6 +279,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     } catch (err) {
       this.networks.set(rec.id, rec);
       for (const e of stale) this.endpoints.set(e.id, e);
+      for (const e of stale) this.intents.set(e.id, { id: e.id, networkId: e.networkId, hostIf: e.hostIf, peerIf: e.peerIf });
       if (rules) await reload();
       throw err;
     }
@@ -320,18 +340,23 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const bridge = findBridge(this.d.db, net.options.bridge);
       if (!bridge) throw new InputError(`CreateEndpoint: bridge ${net.options.bridge} of network ${short(net.id)} no longer exists; remove and recreate the network`);
       const veth = { name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac, noArp: true };
-      try {
-        await this.d.links.createVethPair(veth);
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'EEXIST') throw err;
-        // A link with this endpoint's name can only be a leftover of an earlier attempt: no
-        // live container can own it, since Docker has not got the endpoint yet.
-        await this.d.links.deleteLink(names.host);
-        await this.d.links.deleteLink(names.container);
-        await this.d.links.createVethPair(veth);
-      }
+      // The record goes first: whatever a kill leaves from here on, start-up knows it is ours.
+      const intent: EndpointIntent = { id: ep.id, networkId: net.id, hostIf: names.host, peerIf: names.container };
+      const key = this.intentKey(ep.id);
+      await this.d.kv.commit({ set: { [key]: JSON.stringify(intent) } });
+      this.intents.set(ep.id, intent);
       let undoPort: Operation[] = [];
       try {
+        try {
+          await this.d.links.createVethPair(veth);
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'EEXIST') throw err;
+          // A link with this endpoint's name can only be a leftover of an earlier attempt: no
+          // live container can own it, since Docker has not got the endpoint yet.
+          await this.d.links.deleteLink(names.host);
+          await this.d.links.deleteLink(names.container);
+          await this.d.links.createVethPair(veth);
+        }
         const ids: Record<string, string> = { [OWNER]: this.d.name, [OWNER_TYPE]: 'endpoint', ...endpointToIds(ep, net) };
         if (net.ovn) {
           await this.d.ovn!.addPort(net, ep);
@@ -344,17 +369,18 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         // The userspace datapath reads what the container sends from the host end's socket as is:
         // the container end must not leave checksums to a NIC. The host end only carries frames
         // ovs-vswitchd writes whole, so its offloads do not matter.
-        // The alias names this daemon, so that its start-up sweep knows the veth for its own if
-        // a crash leaves it without a port (the kernel applies no alias given at creation).
+        // The alias names this daemon for people reading `ip link` (the kernel applies no alias
+        // given at creation); start-up goes by the endpoint's record.
         await Promise.all([
           addPort(),
           net.datapath === 'netdev' ? this.d.links.disableTxChecksum(names.container) : undefined,
           this.d.links.setAlias(names.host, vethAlias(this.d.name)),
         ]);
       } catch (err) {
-        if (undoPort.length) await this.d.db.transact(undoPort).catch(() => undefined);
-        await this.d.links.deleteLink(names.host);
+        await this.d.links.deleteLink(names.host).catch(() => undefined);
         if (net.ovn) await this.d.ovn!.deletePort(ep.id).catch(() => undefined);
+        // Record and port go together; if this fails too, start-up finds the record and finishes the undo.
+        await this.d.kv.commit({ del: [key] }, undoPort).then(() => this.intents.delete(ep.id), () => undefined);
         throw err;
       }
       this.endpoints.set(ep.id, ep);
@@ -376,13 +402,31 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   async deleteEndpoint(req: P.EndpointIdRequest): Promise<P.Empty> {
     return this.lock.run(`ep:${req.EndpointID}`, async () => {
       const ep = this.endpoints.get(req.EndpointID);
-      if (!ep) return ok();
-      await this.d.db.transact(deletePortOps(this.d.db, ep.hostIf));
-      this.endpoints.delete(ep.id);
-      this.deleteLinkLater(ep.hostIf);
-      if (this.networks.get(ep.networkId)?.ovn) await this.d.ovn!.deletePort(ep.id);
-      if (ep.ports.length) await this.d.firewall.apply();
+      if (ep) await this.removeEndpoint(ep);
       return ok();
+    });
+  }
+
+  /** Port and record in one transaction, then the veth, the OVN port and published ports. */
+  private async removeEndpoint(ep: Endpoint): Promise<void> {
+    await this.d.kv.commit({ del: [this.intentKey(ep.id)] }, deletePortOps(this.d.db, ep.hostIf));
+    this.endpoints.delete(ep.id);
+    this.intents.delete(ep.id);
+    this.deleteLinkLater(ep.hostIf);
+    if (this.networks.get(ep.networkId)?.ovn) await this.d.ovn!.deletePort(ep.id);
+    if (ep.ports.length) await this.d.firewall.apply();
+  }
+
+  /**
+   * Start-up's later look at an endpoint it could not judge at once: under the endpoint's lock
+   * (so no Join runs meanwhile), `unused` decides again and the endpoint goes if it says why.
+   */
+  async removeIfUnused(id: string, unused: (ep: Endpoint) => Promise<string | undefined>): Promise<string | undefined> {
+    return this.lock.run(`ep:${id}`, async () => {
+      const ep = this.endpoints.get(id);
+      const why = ep ? await unused(ep) : undefined;
+      if (ep && why) await this.removeEndpoint(ep);
+      return why;
     });
   }
 

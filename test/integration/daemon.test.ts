@@ -2,6 +2,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { startPlugin, Plugin } from '../harness/plugin';
 import { ensureSystemOvs, vsctl, vsctlRun, bridgeDatapathType } from '../harness/ovs';
 import { run, runOk } from '../harness/exec';
@@ -18,7 +21,8 @@ const namespaces: string[] = [];
 
 before(async () => {
   await ensureSystemOvs();
-  p = await startPlugin();
+  // No grace for endpoints in no container: the later look runs right after start-up.
+  p = await startPlugin({ args: ['--join-grace-ms', '0'] });
 });
 after(async () => {
   await p?.stop();
@@ -222,14 +226,14 @@ test('kill -9 and restart: live ports untouched, dead ones collected, orphan vet
   assert.equal(await vsctl('get', 'Interface', live.host, '_uuid'), liveUuid, 'the live port row was not recreated');
   const ping = await nsExec(live.ns, 'busybox', ['ping', '-c', '1', '-W', '3', '10.205.0.3'], { timeoutMs: 10_000 });
   assert.equal(ping.code, 0, `containers still talk after kill -9: ${ping.stdout}`);
+  assert.ok(await waitGone(dead.host), 'dead endpoint veth removed (by the later look)');
   assert.equal((await vsctlRun('get', 'Port', dead.host, 'name')).code, 1, 'dead endpoint port removed');
-  assert.ok(await waitGone(dead.host), 'dead endpoint veth removed');
   assert.equal((await vsctlRun('get', 'Port', gone.host, 'name')).code, 1, 'port of a vanished veth removed');
   assert.ok(await waitGone(orphan), 'orphan veth removed');
   assert.ok(await waitGone(unportedVeth), 'the daemon\'s own veth without a port removed');
   assert.ok(await linkExists(foreign), "another daemon's veth is left alone");
   await runOk('ip', ['link', 'del', foreign]);
-  const rec = p.logRecords().find((r) => r.msg === 'state loaded and reconciled' && (r.staleEndpoints as number) >= 2);
+  const rec = p.logRecords().find((r) => r.msg === 'state loaded and reconciled' && (r.staleEndpoints as number) >= 1);
   assert.ok(rec, 'reconcile reported its work');
   // The gateway still answers after the restart.
   assert.equal((await nsExec(live.ns, 'busybox', ['ping', '-c', '1', '-W', '3', '10.205.0.1'], { timeoutMs: 10_000 })).code, 0);
@@ -266,4 +270,45 @@ test('two daemons with different names run side by side', async () => {
   }
   const r = await run('ls', ['/run/docker/plugins']);
   assert.ok(!r.stdout.includes(q.name), 'a stopped daemon removes nothing of the other, and its socket is gone or stale');
+});
+
+// The daemon killed where the old start-up went wrong: between Join's answer and dockerd moving the
+// container end into the sandbox, and between creating the veth and setting its alias.
+const record = (endpointId: string) => `ocn.${p.name}.ep.${endpointId}`;
+const records = async () => vsctl('get', 'Open_vSwitch', '.', 'external_ids');
+
+test('kill -9 after Join, before dockerd moved the veth into the sandbox: the restart keeps the endpoint; a record without a port is undone', async () => {
+  const id = hexId();
+  await ok(p, 'NetworkDriver.CreateNetwork', createNetworkBody(id, '10.207.0.0/24', '10.207.0.1/24', { bridge: BR }));
+  // Joined: Docker's sandbox (its netns file) exists, the container end is still in the host namespace.
+  const joined = hexId();
+  await ok(p, 'NetworkDriver.CreateEndpoint', { NetworkID: id, EndpointID: joined, Interface: { Address: '10.207.0.2/24', AddressIPv6: '', MacAddress: '' }, Options: {} });
+  const sandbox = path.join(os.tmpdir(), `ocn-sandbox-${tag}`);
+  fs.writeFileSync(sandbox, '');
+  await ok(p, 'NetworkDriver.Join', { NetworkID: id, EndpointID: joined, SandboxKey: sandbox, Options: {} });
+  const host = `ocnh${joined.slice(0, 11)}`;
+  const before = { index: fs.readFileSync(`/sys/class/net/${host}/ifindex`, 'utf8'), uuid: await vsctl('get', 'Interface', host, '_uuid') };
+
+  // A creation killed between the veth and its alias: a record and an unmarked veth, no port.
+  const unfinished = hexId();
+  const uHost = `ocnh${unfinished.slice(0, 11)}`;
+  await p.kill9();
+  await vsctl('set', 'Open_vSwitch', '.', `external_ids:${record(unfinished)}=${JSON.stringify(JSON.stringify({ id: unfinished, networkId: id, hostIf: uHost, peerIf: `ocnc${unfinished.slice(0, 11)}` }))}`);
+  await runOk('ip', ['link', 'add', uHost, 'type', 'veth', 'peer', 'name', `ocnc${unfinished.slice(0, 11)}`]);
+  await p.restart();
+  await ok(p, 'NetworkDriver.EndpointOperInfo', { NetworkID: id, EndpointID: joined });
+
+  assert.ok(await linkExists(`ocnc${joined.slice(0, 11)}`), 'the container end dockerd is about to move is still there');
+  assert.equal(fs.readFileSync(`/sys/class/net/${host}/ifindex`, 'utf8'), before.index, 'the joined veth was not recreated');
+  assert.equal(await vsctl('get', 'Interface', host, '_uuid'), before.uuid, 'the joined port was not recreated');
+  assert.match(await records(), new RegExp(record(joined)), 'CreateEndpoint keeps a record of the endpoint');
+  assert.ok(await waitGone(uHost), 'the unfinished creation\'s veth is removed although it has no alias');
+  assert.doesNotMatch(await records(), new RegExp(record(unfinished)), 'and its record');
+
+  // dockerd's DeleteEndpoint takes the record with the port.
+  await ok(p, 'NetworkDriver.DeleteEndpoint', { NetworkID: id, EndpointID: joined });
+  assert.doesNotMatch(await records(), new RegExp(record(joined)));
+  assert.ok(await waitGone(host));
+  await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: id });
+  fs.rmSync(sandbox, { force: true });
 });

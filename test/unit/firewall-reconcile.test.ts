@@ -1,10 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderRules, renderDelta, desiredRules, chainNames } from '../../src/net/firewall';
-import { staleReason } from '../../src/driver/reconcile';
 import { publishedPorts } from '../../src/driver/ports';
-import type { Endpoint } from '../../src/driver/model';
-import type { LinkInfo } from '../../src/driver/links';
 
 test('chain names are short, per driver name', () => {
   const a = chainNames('ovs-container-network');
@@ -55,22 +52,6 @@ test('published ports: protocols, ephemeral host ports, IPv6 targets', () => {
     'tcp::8080->10.0.0.2:80', 'tcp::8080->fd00::2:80', 'udp:127.0.0.1:5353->10.0.0.2:53', 'tcp::49154->10.0.0.2:22', 'tcp::49154->fd00::2:22',
   ]);
   assert.throws(() => publishedPorts([{ Proto: 1, Port: 1, HostPort: 1 }], ['10.0.0.2/24'], new Set()), /protocol number 1/);
-});
-
-const ep = (o: Partial<Endpoint> = {}): Endpoint => ({ id: 'e', networkId: 'n', hostIf: 'ocnh1', peerIf: 'ocnc1', mac: '', macGenerated: true, ports: [], ...o });
-const link = (name: string, o: Partial<LinkInfo> = {}): [string, LinkInfo] => [name, { index: 1, name, mtu: 1500, up: true, ...o }];
-
-test('reconcile never calls a live endpoint stale', () => {
-  // joined: the peer is inside the container's namespace
-  assert.equal(staleReason(ep({ sandbox: '/var/run/docker/netns/x' }), new Map([link('ocnh1', { linkNetnsId: 3 })]), true), undefined);
-  // created but not joined yet: the peer is still here, no sandbox
-  assert.equal(staleReason(ep(), new Map([link('ocnh1'), link('ocnc1')]), true), undefined);
-});
-
-test('reconcile names why an endpoint is dead', () => {
-  assert.match(staleReason(ep(), new Map(), true) ?? '', /veth is gone/);
-  assert.match(staleReason(ep(), new Map([link('ocnh1')]), false) ?? '', /network is gone/);
-  assert.match(staleReason(ep({ sandbox: '/x' }), new Map([link('ocnh1'), link('ocnc1')]), true) ?? '', /container is gone/);
 });
 
 test('isolation: networks drop what enters them from other networks, tenants route to each other, Linux bridges get only answers', () => {
