@@ -77,6 +77,8 @@ interface Call {
   resolve: (result: unknown) => void;
   reject: (err: Error) => void;
   sent: boolean;
+  /** Sent on a connection that died before the reply: reported once the cache is fresh again. */
+  lost?: OvsdbOutcomeUnknownError;
   offlineTimer?: NodeJS.Timeout;
   deadlineTimer?: NodeJS.Timeout;
   /** Runs synchronously when the reply arrives, before any later message is handled. */
@@ -269,6 +271,10 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
 
   private deadlinePassed(call: Call): void {
     if (this.calls.get(call.id) !== call) return;
+    if (call.lost) {
+      this.settle(call, call.lost);
+      return;
+    }
     if (!call.sent) {
       this.settle(call, this.notConnectedError(call, this.requestTimeoutMs));
       return;
@@ -554,6 +560,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     const again = this.everOnline;
     this.everOnline = true;
     this.log.info({ remote: formatRemote(s.remote), database: this.database }, again ? 'ovsdb reconnected' : 'ovsdb connected');
+    for (const call of [...this.calls.values()]) if (call.lost) this.settle(call, call.lost);
     for (const call of this.calls.values()) {
       if (!call.sent) {
         clearTimeout(call.offlineTimer);
@@ -580,16 +587,18 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     if (this.session === s) this.session = undefined;
     const wasOnline = this.online && s.established;
     this.online = false;
-    // Everything sent so far went over this socket: its fate is unknown, so fail it now.
+    // Everything sent so far went over this socket: its fate is unknown. Callers undo by reading
+    // the cache, which misses what the lost transaction may have committed: report the loss only
+    // once the next session's snapshot is in the cache (or at the deadline).
     for (const call of [...this.calls.values()]) {
-      if (call.sent) {
-        this.settle(
-          call,
-          new OvsdbOutcomeUnknownError(
-            `ovsdb ${call.method}: connection to ${this.database} at ${formatRemote(s.remote)} lost before the reply (${error.message})` +
-              (call.method === 'transact' ? '; the transaction may or may not have been committed' : ''),
-          ),
+      if (call.sent && !call.lost) {
+        const lost = new OvsdbOutcomeUnknownError(
+          `ovsdb ${call.method}: connection to ${this.database} at ${formatRemote(s.remote)} lost before the reply (${error.message})` +
+            (call.method === 'transact' ? '; the transaction may or may not have been committed' : ''),
         );
+        // The session's own calls (handshake) have no deadline and fail at once.
+        if (call.deadlineTimer) call.lost = lost;
+        else this.settle(call, lost);
       }
     }
     if (wasOnline) {

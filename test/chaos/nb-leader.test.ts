@@ -28,7 +28,11 @@ before(async () => {
   const vsctl = (...a: string[]) => execFileSync('ovs-vsctl', ['--no-wait', `--db=${local.remote}`, ...a]);
   vsctl('init');
   vsctl('add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev');
-  p = await startPlugin({ ovsdb: local.remote, args: ['--ovn-nb', cluster.remote('tcp'), '--ovsdb-timeout-ms', '5000'] });
+  // The leader listed last: a client that writes wherever it lands starts on a follower.
+  const leader = await cluster.waitLeader();
+  const members = cluster.members.map((m) => m.tcpRemote);
+  const nbRemote = [...members.filter((_, i) => i !== leader), members[leader]].join(',');
+  p = await startPlugin({ ovsdb: local.remote, args: ['--ovn-nb', nbRemote, '--ovsdb-timeout-ms', '5000'] });
   observer = new OvsdbClient({ remote: cluster.remote('tcp'), database: 'OVN_Northbound', monitor: NB_MONITOR, backoffMs: { min: 20, max: 300 } });
   await observer.connect();
 });
@@ -108,4 +112,25 @@ test('nb-leader: the NB leader SIGKILLed during 30 parallel attaches', async () 
 
   for (const o of good) await ok(p, 'NetworkDriver.DeleteEndpoint', { NetworkID: networkId, EndpointID: o.eid });
   await cluster.members[leader].start();
+});
+
+test('nb-leader: two of three NB members killed: an attach fails within the deadline, naming the Northbound', async () => {
+  const pool = await ok<{ PoolID: string }>(p, 'IpamDriver.RequestPool', { AddressSpace: 'ocn-local', Pool: '10.232.0.0/24', SubPool: '', Options: null, V6: false });
+  const gw = await ok<{ Address: string }>(p, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: '', Options: { RequestAddressType: 'com.docker.network.gateway' } });
+  const networkId = hexId();
+  await ok(p, 'NetworkDriver.CreateNetwork', {
+    NetworkID: networkId, Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': { 'ovn.switch': 'chaos-quorum' } },
+    IPv4Data: [{ AddressSpace: 'ocn-local', Pool: '10.232.0.0/24', Gateway: gw.Address }], IPv6Data: [],
+  });
+  const leader = await cluster.waitLeader();
+  const killed = [leader, (leader + 1) % 3];
+  await Promise.all(killed.map((i) => cluster.members[i].kill9()));
+  const t0 = Date.now();
+  const r = await p.call<{ Err?: string }>('IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: '', Options: null }, { timeoutMs: 40_000 });
+  const failMs = Date.now() - t0;
+  console.log(`# chaos | nb-quorum-lost | fail_ms=${failMs} deadline_ms=5000`);
+  assert.notEqual(r.status, 200, `an attach without NB quorum cannot succeed: ${JSON.stringify(r.body)}`);
+  assert.match(r.body.Err ?? '', /OVN_Northbound/, `the error names the Northbound: ${r.body.Err}`);
+  assert.ok(failMs < 5000 + 2000, `failed after ${failMs} ms, the deadline is 5000 ms`);
+  for (const i of killed) await cluster.members[i].start();
 });
