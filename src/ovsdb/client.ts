@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 
 import { type CacheSnapshot, type RowChange, TableCache, type TableUpdates, type TableUpdates2 } from './cache';
-import { SERVER_COLUMNS, SERVER_DATABASE, SERVER_MONITOR_ID, isNotLeaderError, memberStatus, unusableReason } from './cluster';
+import { MemberUnusableError, SERVER_COLUMNS, SERVER_DATABASE, SERVER_MONITOR_ID, isNotLeaderError, memberStatus, unusableReason } from './cluster';
 import { OvsdbConfigError, OvsdbConnectionError, OvsdbError, OvsdbOutcomeUnknownError, OvsdbTimeoutError, rpcError } from './errors';
 import { JsonSplitter } from './framing';
 import { monitorCondRequests, monitorRequests, monitoredColumns } from './monitor';
@@ -399,7 +399,9 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
         break;
       }
       if (established) failures = 0;
-      const delay = established ? this.backoff.min : Math.min(this.backoff.max, this.backoff.min * 2 ** failures);
+      // During an election every member refuses for a second or so: keep cycling at a short pace.
+      const delay = established ? this.backoff.min
+        : Math.min(this.backoff.max, this.backoff.min * (error instanceof MemberUnusableError ? 4 : 2 ** failures));
       if (!established) failures++;
       const next = this.remotes.rotate();
       const fields = { remote: formatRemote(remote), next: formatRemote(next), err: error.message, retryInMs: delay };
@@ -525,7 +527,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     s.serverRows = new Map();
     this.applyServerUpdate(s, initial);
     const reason = this.memberUnusable(s);
-    if (reason) throw new OvsdbConnectionError(`${formatRemote(s.remote)} refused for ${this.database}: ${reason}`);
+    if (reason) throw new MemberUnusableError(`${formatRemote(s.remote)} refused for ${this.database}: ${reason}`);
   }
 
   private memberUnusable(s: Session): string | undefined {

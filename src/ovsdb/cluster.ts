@@ -4,6 +4,13 @@
 // ovsdb-idl and libovsdb watch). Writes go to the leader only: a follower without the leader
 // holds or refuses them, and one cut off from the cluster serves stale data.
 
+import { OvsdbConnectionError } from './errors';
+
+/** A member answered but may not take writes now (a follower, or cut off): try the next one soon. */
+export class MemberUnusableError extends OvsdbConnectionError {
+  override name = 'MemberUnusableError';
+}
+
 export const SERVER_DATABASE = '_Server';
 export const SERVER_MONITOR_ID = 'server';
 export const SERVER_COLUMNS = ['name', 'model', 'connected', 'leader', 'index', 'cid', 'sid'];

@@ -45,6 +45,18 @@ after(async () => {
 
 interface Outcome { eid: string; ip?: string; err?: string }
 
+/** Own IPAM pool, gateway and an ovn.switch network, as dockerd asks for them. */
+async function ovnNetwork(cidr: string, sw: string) {
+  const pool = await ok<{ PoolID: string }>(p, 'IpamDriver.RequestPool', { AddressSpace: 'ocn-local', Pool: cidr, SubPool: '', Options: null, V6: false });
+  const gw = await ok<{ Address: string }>(p, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: '', Options: { RequestAddressType: 'com.docker.network.gateway' } });
+  const networkId = hexId();
+  await ok(p, 'NetworkDriver.CreateNetwork', {
+    NetworkID: networkId, Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': { 'ovn.switch': sw } },
+    IPv4Data: [{ AddressSpace: 'ocn-local', Pool: cidr, Gateway: gw.Address }], IPv6Data: [],
+  });
+  return { pool, gw, networkId };
+}
+
 async function attachOnce(poolId: string, networkId: string): Promise<Outcome> {
   const eid = hexId();
   const a = await p.call<{ Address?: string; Err?: string }>('IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null }, { timeoutMs: 60_000 });
@@ -58,13 +70,7 @@ async function attachOnce(poolId: string, networkId: string): Promise<Outcome> {
 }
 
 test('nb-leader: the NB leader SIGKILLed during 30 parallel attaches', async () => {
-  const pool = await ok<{ PoolID: string }>(p, 'IpamDriver.RequestPool', { AddressSpace: 'ocn-local', Pool: '10.231.0.0/24', SubPool: '', Options: null, V6: false });
-  const gw = await ok<{ Address: string }>(p, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: '', Options: { RequestAddressType: 'com.docker.network.gateway' } });
-  const networkId = hexId();
-  await ok(p, 'NetworkDriver.CreateNetwork', {
-    NetworkID: networkId, Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': { 'ovn.switch': 'chaos-leader' } },
-    IPv4Data: [{ AddressSpace: 'ocn-local', Pool: '10.231.0.0/24', Gateway: gw.Address }], IPv6Data: [],
-  });
+  const { pool, gw, networkId } = await ovnNetwork('10.231.0.0/24', 'chaos-leader');
 
   const leader = await cluster.waitLeader();
   const started = Date.now();
@@ -115,13 +121,7 @@ test('nb-leader: the NB leader SIGKILLed during 30 parallel attaches', async () 
 });
 
 test('nb-leader: two of three NB members killed: an attach fails within the deadline, naming the Northbound', async () => {
-  const pool = await ok<{ PoolID: string }>(p, 'IpamDriver.RequestPool', { AddressSpace: 'ocn-local', Pool: '10.232.0.0/24', SubPool: '', Options: null, V6: false });
-  const gw = await ok<{ Address: string }>(p, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: '', Options: { RequestAddressType: 'com.docker.network.gateway' } });
-  const networkId = hexId();
-  await ok(p, 'NetworkDriver.CreateNetwork', {
-    NetworkID: networkId, Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': { 'ovn.switch': 'chaos-quorum' } },
-    IPv4Data: [{ AddressSpace: 'ocn-local', Pool: '10.232.0.0/24', Gateway: gw.Address }], IPv6Data: [],
-  });
+  const { pool, gw, networkId } = await ovnNetwork('10.232.0.0/24', 'chaos-quorum');
   const leader = await cluster.waitLeader();
   const killed = [leader, (leader + 1) % 3];
   await Promise.all(killed.map((i) => cluster.members[i].kill9()));
