@@ -24,6 +24,13 @@ export interface DaemonConfig {
   underlayMtu: number;
   overlayGenevePort: number;
   overlayVxlanPort: number;
+  ovsdbPrivateKey: string;
+  ovsdbCertificate: string;
+  ovsdbCaCert: string;
+  ovnNbPrivateKey: string;
+  ovnNbCertificate: string;
+  ovnNbCaCert: string;
+  ovsdbTimeoutMs: number;
 }
 
 interface FlagSpec {
@@ -102,7 +109,39 @@ export const DAEMON_FLAGS: FlagSpec[] = [
   { flag: 'overlayVxlanPort', cli: '--overlay-vxlan-port', env: 'OCN_OVERLAY_VXLAN_PORT', def: '4792',
     help: 'UDP port of the VXLAN tunnels of -o overlay=vxlan networks (options:dst_port); the same on every host, not 4789 where OVN or another VXLAN user has it',
     parse: intIn('--overlay-vxlan-port', 1, 65535) },
+  ...sslFlags('ovsdb', '--ovsdb', 'OCN_OVSDB', 'the Open_vSwitch database'),
+  ...sslFlags('ovnNb', '--ovn-nb', 'OCN_OVN_NB', 'the OVN Northbound database'),
+  { flag: 'ovsdbTimeoutMs', cli: '--ovsdb-timeout-ms', env: 'OCN_OVSDB_TIMEOUT_MS', def: '10000',
+    help: 'deadline of every OVSDB and OVN Northbound request, connected or not (a cluster member without quorum holds writes)',
+    parse: intIn('--ovsdb-timeout-ms', 100, 30000) },
 ];
+
+/** The PEM files an ssl: remote needs, like ovsdb-server's --private-key, --certificate, --ca-cert. */
+function sslFlags(prefix: 'ovsdb' | 'ovnNb', cli: string, env: string, what: string): FlagSpec[] {
+  const files = [['PrivateKey', 'private-key', 'PRIVATE_KEY', 'PEM private key'], ['Certificate', 'certificate', 'CERTIFICATE', 'PEM certificate'], ['CaCert', 'ca-cert', 'CA_CERT', 'PEM CA certificate']] as const;
+  return files.map(([key, flag, envSuffix, desc]) => ({
+    flag: `${prefix}${key}` as keyof DaemonConfig, cli: `${cli}-${flag}`, env: `${env}_${envSuffix}`, def: '',
+    help: `${desc} file for ssl: remotes of ${what}`,
+  }));
+}
+
+/** The key, certificate and CA files of a database's ssl: remotes; undefined when none is given. */
+export function sslFiles(config: DaemonConfig, db: 'ovsdb' | 'ovnNb'): { key: string; cert: string; ca: string } | undefined {
+  const [key, cert, ca] = [config[`${db}PrivateKey`], config[`${db}Certificate`], config[`${db}CaCert`]];
+  return key || cert || ca ? { key, cert, ca } : undefined;
+}
+
+/** An ssl: remote without all three files would make the daemon fail at its first connection. */
+function checkSsl(config: DaemonConfig, db: 'ovsdb' | 'ovnNb'): void {
+  const cli = db === 'ovsdb' ? '--ovsdb' : '--ovn-nb';
+  const remote = config[db];
+  if (!/(^|,)\s*ssl:/.test(remote)) return;
+  const given = { 'private-key': config[`${db}PrivateKey`], certificate: config[`${db}Certificate`], 'ca-cert': config[`${db}CaCert`] };
+  const missing = Object.entries(given).filter(([, v]) => !v).map(([k]) => `${cli}-${k}`);
+  if (missing.length) {
+    throw new InputError(`${cli} "${remote}" uses ssl: and needs ${missing.join(', ')} (PEM files, as ovsdb-server's --private-key, --certificate, --ca-cert)`);
+  }
+}
 
 export function daemonHelp(): string {
   const lines = ['Usage: ovs-container-network daemon [flags]', '', 'Flags (each also read from its environment variable):'];
@@ -129,6 +168,8 @@ export function parseDaemonConfig(argv: string[], env: NodeJS.ProcessEnv): Daemo
     out[f.flag] = f.parse ? f.parse(raw) : raw;
   }
   const config = out as unknown as DaemonConfig;
+  checkSsl(config, 'ovsdb');
+  checkSsl(config, 'ovnNb');
   if (config.overlayGenevePort === config.overlayVxlanPort) {
     throw new InputError(`--overlay-geneve-port and --overlay-vxlan-port: both are ${config.overlayGenevePort}; the two tunnel types need different UDP ports`);
   }

@@ -3,7 +3,7 @@
 // rebuild state, reconcile, and let the waiting requests through.
 import * as path from 'node:path';
 import type { Server } from 'node:http';
-import type { DaemonConfig } from './config';
+import { type DaemonConfig, sslFiles } from './config';
 import { createLogger, Logger } from './util/log';
 import { OvsdbClient } from './ovsdb/client';
 import type { Row } from './ovsdb/types';
@@ -77,7 +77,7 @@ export interface Daemon {
 export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const started = Date.now();
   const log = createLogger(config.logLevel, config.name);
-  const client = new OvsdbClient({ remote: config.ovsdb, database: 'Open_vSwitch', monitor: VSWITCH_MONITOR, logger: log.child({ component: 'ovsdb' }) });
+  const client = new OvsdbClient({ remote: config.ovsdb, database: 'Open_vSwitch', monitor: VSWITCH_MONITOR, logger: log.child({ component: 'ovsdb' }), ssl: sslFiles(config, 'ovsdb'), requestTimeoutMs: config.ovsdbTimeoutMs });
   const db = dbFromClient(client);
   const root = new RootExternalIds(db);
   const kv = new OvsKvStore(db, root);
@@ -92,7 +92,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   let driver!: OvsNetworkDriver;
   const firewall = new Firewall(config.name, () => driver.firewallState(), log.child({ component: 'firewall' }));
   const nbClient = config.ovnNb
-    ? new OvsdbClient({ remote: config.ovnNb, database: 'OVN_Northbound', monitor: NB_MONITOR, logger: log.child({ component: 'ovn-nb' }) })
+    ? new OvsdbClient({ remote: config.ovnNb, database: 'OVN_Northbound', monitor: NB_MONITOR, logger: log.child({ component: 'ovn-nb' }), ssl: sslFiles(config, 'ovnNb'), requestTimeoutMs: config.ovsdbTimeoutMs, offlineWaitMs: config.ovsdbTimeoutMs })
     : undefined;
   const hostId = (): string => root.snapshot['system-id'] || config.systemId || os.hostname();
   const ovn = nbClient ? new OvnNetworks({ nb: dbFromClient(nbClient), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;

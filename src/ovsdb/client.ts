@@ -1,16 +1,20 @@
 // OVSDB client: RFC 7047 JSON-RPC 1.0 over a stream socket, with a monitor-fed cache and automatic
 // reconnection. Schema-agnostic: it works for Open_vSwitch as well as OVN_Northbound.
 //
-// Lifecycle: a loop dials the remote (rotating through cluster members), fetches the schema once,
-// sets up a monitor and only then counts as "online". Calls made while offline wait (bounded) for
-// the next online period; calls in flight when a connection drops are rejected, because whether a
-// transaction committed cannot be known.
+// Lifecycle: a loop dials the remote (rotating through cluster members), checks in the _Server
+// database that the member is the leader of a clustered database (cluster.ts), fetches the schema
+// once, sets up a monitor and only then counts as "online". Calls made while offline wait (bounded)
+// for the next online period; calls in flight when a connection drops are rejected with
+// OvsdbOutcomeUnknownError, because whether a transaction committed cannot be known. A write
+// refused with "not leader" committed nothing: it is sent again on the next leader. Every request
+// has a deadline, connected or not.
 
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 
 import { type CacheSnapshot, type RowChange, TableCache, type TableUpdates, type TableUpdates2 } from './cache';
-import { OvsdbConfigError, OvsdbConnectionError, OvsdbError, OvsdbTimeoutError, rpcError } from './errors';
+import { MemberUnusableError, SERVER_COLUMNS, SERVER_DATABASE, SERVER_MONITOR_ID, isNotLeaderError, memberStatus, unusableReason } from './cluster';
+import { OvsdbConfigError, OvsdbConnectionError, OvsdbError, OvsdbOutcomeUnknownError, OvsdbTimeoutError, rpcError } from './errors';
 import { JsonSplitter } from './framing';
 import { monitorCondRequests, monitorRequests, monitoredColumns } from './monitor';
 import { InactivityProbe } from './probe';
@@ -45,6 +49,10 @@ export interface OvsdbClientOptions {
   probeTimeoutMs?: number;
   /** Give up one dial attempt after this long. Default 5 s. */
   dialTimeoutMs?: number;
+  /** Every request fails after this long, sent or not (a member without quorum holds writes). Default 10 s. */
+  requestTimeoutMs?: number;
+  /** Use only the leader of a clustered database (default true), as ovsdb-idl's leader_only. */
+  leaderOnly?: boolean;
 }
 
 export interface OvsdbClientEvents {
@@ -69,7 +77,10 @@ interface Call {
   resolve: (result: unknown) => void;
   reject: (err: Error) => void;
   sent: boolean;
+  /** Sent on a connection that died before the reply: reported once the cache is fresh again. */
+  lost?: OvsdbOutcomeUnknownError;
   offlineTimer?: NodeJS.Timeout;
+  deadlineTimer?: NodeJS.Timeout;
   /** Runs synchronously when the reply arrives, before any later message is handled. */
   onResult?: (result: unknown) => void;
 }
@@ -80,6 +91,8 @@ interface Session {
   splitter: JsonSplitter;
   probe: InactivityProbe;
   established: boolean;
+  /** The _Server Database rows of this member, by uuid (leaderOnly). */
+  serverRows?: Map<string, Record<string, unknown>>;
   /** Messages written in this event-loop turn, sent together at its end (see write()). */
   outbox?: string[];
 }
@@ -106,6 +119,9 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
   private readonly probeIntervalMs: number;
   private readonly probeTimeoutMs: number;
   private readonly dialTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  /** Highest Raft index seen on any member: a member behind it is stale. */
+  private seenIndex = 0;
 
   private _schema: DatabaseSchema | undefined;
   private monitoredColumns: Map<string, string[]> | undefined;
@@ -137,10 +153,16 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     this.probeIntervalMs = opts.probeIntervalMs ?? 5000;
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 10_000;
     this.dialTimeoutMs = opts.dialTimeoutMs ?? 5000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
   }
 
   get connected(): boolean {
     return this.online;
+  }
+
+  /** The member the client is online with (the leader of a cluster), e.g. for logs. */
+  get currentRemote(): string | undefined {
+    return this.online && this.session ? formatRemote(this.session.remote) : undefined;
   }
 
   /** The schema fetched on the first connection; undefined before that. */
@@ -165,7 +187,9 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
 
   /**
    * Runs a transaction. Rejects with OvsdbError if any operation (or the commit) failed, with
-   * OvsdbConnectionError if the connection dropped before the reply or stayed down too long.
+   * OvsdbConnectionError if no usable member was reached in time (nothing was sent), and with its
+   * subclass OvsdbOutcomeUnknownError if it was sent but no reply came (dropped, or past the
+   * deadline): it may have committed.
    */
   async transact(ops: Operation[], opts: { signal?: AbortSignal } = {}): Promise<OperationResult[]> {
     const { id, result } = this.request('transact', [this.database, ...ops]);
@@ -225,16 +249,49 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
       }
       const call: Call = { id, method, params, resolve, reject, sent: false };
       this.calls.set(id, call);
+      call.deadlineTimer = setTimeout(() => this.deadlinePassed(call), this.requestTimeoutMs);
       if (this.online && this.session) {
         this.send(this.session, call);
       } else {
-        call.offlineTimer = setTimeout(() => {
-          const why = this.lastError ? ` (last error: ${this.lastError.message})` : '';
-          this.settle(call, new OvsdbConnectionError(`ovsdb ${method}: not connected to ${this.opts.remote} within ${this.offlineWaitMs} ms${why}`));
-        }, this.offlineWaitMs);
+        this.waitOnline(call);
       }
     });
     return { id, result };
+  }
+
+  private waitOnline(call: Call): void {
+    clearTimeout(call.offlineTimer);
+    call.offlineTimer = setTimeout(() => this.settle(call, this.notConnectedError(call, this.offlineWaitMs)), this.offlineWaitMs);
+  }
+
+  private notConnectedError(call: Call, ms: number): OvsdbConnectionError {
+    const why = this.lastError ? ` (last error: ${this.lastError.message})` : '';
+    return new OvsdbConnectionError(`ovsdb ${call.method}: not connected to ${this.opts.remote} (${this.database}, no usable member) within ${ms} ms${why}; nothing was sent`);
+  }
+
+  private deadlinePassed(call: Call): void {
+    if (this.calls.get(call.id) !== call) return;
+    if (call.lost) {
+      this.settle(call, call.lost);
+      return;
+    }
+    if (!call.sent) {
+      this.settle(call, this.notConnectedError(call, this.requestTimeoutMs));
+      return;
+    }
+    const s = this.session;
+    const where = s ? formatRemote(s.remote) : this.opts.remote;
+    this.settle(
+      call,
+      new OvsdbOutcomeUnknownError(
+        `ovsdb ${call.method}: ${this.database} at ${where} did not answer within ${this.requestTimeoutMs} ms` +
+          (call.method === 'transact' ? '; the transaction may or may not have been committed' : ''),
+      ),
+    );
+    if (!s) return;
+    // A member that holds a write this long has most likely lost its quorum: try another one.
+    if (call.method === 'transact') this.write(s, { method: 'cancel', params: [call.id], id: null });
+    if (this.remotes.remotes.length > 1) s.sock.destroy(new OvsdbConnectionError(`${formatRemote(s.remote)} did not answer a ${call.method} within ${this.requestTimeoutMs} ms`));
   }
 
   /**
@@ -342,7 +399,9 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
         break;
       }
       if (established) failures = 0;
-      const delay = established ? this.backoff.min : Math.min(this.backoff.max, this.backoff.min * 2 ** failures);
+      // During an election every member refuses for a second or so: keep cycling at a short pace.
+      const delay = established ? this.backoff.min
+        : Math.min(this.backoff.max, this.backoff.min * (error instanceof MemberUnusableError ? 4 : 2 ** failures));
       if (!established) failures++;
       const next = this.remotes.rotate();
       const fields = { remote: formatRemote(remote), next: formatRemote(next), err: error.message, retryInMs: delay };
@@ -416,6 +475,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
   }
 
   private async handshake(s: Session): Promise<void> {
+    if (this.opts.leaderOnly !== false) await this.checkMember(s);
     if (!this._schema) {
       let schema: unknown;
       try {
@@ -455,6 +515,36 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     );
   }
 
+  /** Monitors this member's _Server status and refuses the member unless it may take writes. */
+  private async checkMember(s: Session): Promise<void> {
+    let initial: unknown;
+    try {
+      initial = await this.sessionCall(s, 'monitor', [SERVER_DATABASE, SERVER_MONITOR_ID, { Database: { columns: SERVER_COLUMNS } }]);
+    } catch (err) {
+      if (err instanceof OvsdbError && err.error === 'unknown database') return; // an old server: standalone only
+      throw err;
+    }
+    s.serverRows = new Map();
+    this.applyServerUpdate(s, initial);
+    const reason = this.memberUnusable(s);
+    if (reason) throw new MemberUnusableError(`${formatRemote(s.remote)} refused for ${this.database}: ${reason}`);
+  }
+
+  private memberUnusable(s: Session): string | undefined {
+    const status = memberStatus(s.serverRows!.values(), this.database);
+    const reason = unusableReason(status, this.seenIndex);
+    if (!reason && status?.index !== undefined) this.seenIndex = Math.max(this.seenIndex, status.index);
+    return reason;
+  }
+
+  private applyServerUpdate(s: Session, updates: unknown): void {
+    const rows = (updates as { Database?: Record<string, { new?: Record<string, unknown> }> } | null)?.Database ?? {};
+    for (const [uuid, u] of Object.entries(rows)) {
+      if (u.new) s.serverRows!.set(uuid, u.new);
+      else s.serverRows!.delete(uuid);
+    }
+  }
+
   /**
    * Runs synchronously inside the monitor reply's handler, so no update notification that follows
    * the reply can be applied to the stale cache before the snapshot replaces it.
@@ -472,6 +562,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     const again = this.everOnline;
     this.everOnline = true;
     this.log.info({ remote: formatRemote(s.remote), database: this.database }, again ? 'ovsdb reconnected' : 'ovsdb connected');
+    for (const call of [...this.calls.values()]) if (call.lost) this.settle(call, call.lost);
     for (const call of this.calls.values()) {
       if (!call.sent) {
         clearTimeout(call.offlineTimer);
@@ -498,16 +589,18 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     if (this.session === s) this.session = undefined;
     const wasOnline = this.online && s.established;
     this.online = false;
-    // Everything sent so far went over this socket: its fate is unknown, so fail it now.
+    // Everything sent so far went over this socket: its fate is unknown. Callers undo by reading
+    // the cache, which misses what the lost transaction may have committed: report the loss only
+    // once the next session's snapshot is in the cache (or at the deadline).
     for (const call of [...this.calls.values()]) {
-      if (call.sent) {
-        this.settle(
-          call,
-          new OvsdbConnectionError(
-            `ovsdb ${call.method}: connection to ${formatRemote(s.remote)} lost before the reply (${error.message})` +
-              (call.method === 'transact' ? '; the transaction may or may not have been committed' : ''),
-          ),
+      if (call.sent && !call.lost) {
+        const lost = new OvsdbOutcomeUnknownError(
+          `ovsdb ${call.method}: connection to ${this.database} at ${formatRemote(s.remote)} lost before the reply (${error.message})` +
+            (call.method === 'transact' ? '; the transaction may or may not have been committed' : ''),
         );
+        // The session's own calls (handshake) have no deadline and fail at once.
+        if (call.deadlineTimer) call.lost = lost;
+        else this.settle(call, lost);
       }
     }
     if (wasOnline) {
@@ -530,11 +623,20 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     if (typeof msg.id !== 'number') return; // e.g. the reply to our inactivity probe
     const call = this.calls.get(msg.id);
     if (!call || !call.sent) return;
+    if (call.method === 'transact' && refusedAsNotLeader(msg)) {
+      // Nothing was committed: send it again once connected to the (new) leader.
+      call.sent = false;
+      this.waitOnline(call);
+      this.log.info({ remote: formatRemote(s.remote) }, 'write refused by a member that is not the leader, reconnecting');
+      s.sock.destroy(new OvsdbConnectionError(`${formatRemote(s.remote)} is not the leader of ${this.database}`));
+      return;
+    }
     if (msg.error !== undefined && msg.error !== null) {
       this.settle(call, rpcError(call.method, msg.error));
       return;
     }
     this.calls.delete(call.id);
+    clearTimeout(call.deadlineTimer);
     if (call.onResult) {
       try {
         call.onResult(msg.result);
@@ -557,6 +659,15 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
       case 'update2':
       case 'update3':
       case 'update': {
+        if (p[0] === SERVER_MONITOR_ID && s.serverRows) {
+          this.applyServerUpdate(s, p[1]);
+          const reason = this.memberUnusable(s);
+          if (reason) {
+            this.log.warn({ remote: formatRemote(s.remote), reason }, 'ovsdb member no longer usable, reconnecting');
+            s.sock.destroy(new OvsdbConnectionError(`${formatRemote(s.remote)} no longer usable for ${this.database}: ${reason}`));
+          }
+          return;
+        }
         if (p[0] !== MONITOR_ID || !s.established) return;
         try {
           if (method === 'update') this.cache.applyUpdate(p[1] as TableUpdates);
@@ -607,6 +718,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
 
   private settle(call: Call, err: Error): void {
     clearTimeout(call.offlineTimer);
+    clearTimeout(call.deadlineTimer);
     this.calls.delete(call.id);
     call.reject(err);
   }
@@ -617,6 +729,15 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     this.onlineWaiters.clear();
     for (const fail of [...this.waiters]) fail(err);
   }
+}
+
+/** A transact reply that a follower (or a deposed leader) refused without committing anything. */
+function refusedAsNotLeader(msg: Message): boolean {
+  const e = msg.error as { error?: unknown; details?: unknown } | string | null | undefined;
+  if (typeof e === 'string') return isNotLeaderError(e, undefined);
+  if (e && typeof e === 'object') return isNotLeaderError(String(e.error), typeof e.details === 'string' ? e.details : undefined);
+  if (!Array.isArray(msg.result)) return false;
+  return (msg.result as (OperationResult | null)[]).some((r) => r !== null && typeof r.error === 'string' && isNotLeaderError(r.error, r.details));
 }
 
 function transactError(ops: Operation[], index: number, r: OperationResult): OvsdbError {

@@ -27,6 +27,14 @@ export class OvsdbConnectionError extends Error {
   override name = 'OvsdbConnectionError';
 }
 
+/**
+ * A request was sent but its reply never came (the connection dropped, or the deadline passed):
+ * a transaction may or may not have been committed. Callers undo by what it would have created.
+ */
+export class OvsdbOutcomeUnknownError extends OvsdbConnectionError {
+  override name = 'OvsdbOutcomeUnknownError';
+}
+
 /** waitFor() gave up. */
 export class OvsdbTimeoutError extends Error {
   override name = 'OvsdbTimeoutError';
