@@ -105,6 +105,8 @@ export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, d
       report.staleEndpoints.push(id);
     }
     for (const net of driver.networks.values()) if (net.ovn && ipam) ipam.attachShared(net.id, ovn.book(net));
+    // Switch references and VIPs this host holds for networks or publications it no longer has.
+    await ovn.collectLeftovers(driver.networks.values(), driver.endpoints.values());
   }
 
   // Veths this daemon made that no OVS port references. The alias (older daemons' only mark) or a
