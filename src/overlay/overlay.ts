@@ -99,6 +99,10 @@ export class OverlayManager {
       ops.push(...createBridgeOps(TUN_BRIDGE, datapath, this.driver, 'tunbr'));
       tunRef = named('tunbr');
     }
+    // secure: while the flows are missing (ovs-vswitchd just restarted, say) the tunnel bridge
+    // drops frames instead of NORMAL-switching them between patch ports and tunnels untranslated.
+    const tun = findBridge(this.db, TUN_BRIDGE);
+    if (nets.length && (!tun || tun.fail_mode !== 'secure')) ops.push({ op: 'update', table: 'Bridge', where: [['name', '==', TUN_BRIDGE]], row: { fail_mode: 'secure' } });
     // Per network bridge, the local VLANs of its overlay networks: all its patch pair may carry.
     const wantPatches = new Map<string, { bridge: string; vlans: Set<number> }>();
     for (const n of nets) {
