@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LabHost } from '../lab/lab';
+import type { Plugin } from '../harness/plugin';
 
 const pidOf = (h: LabHost, daemon: string): number => Number(fs.readFileSync(path.join(h.dir, `${daemon}.pid`), 'utf8').trim());
 
@@ -71,4 +72,27 @@ export async function until(what: string, ms: number, check: () => Promise<boole
 
 export function chaosLine(scenario: string, f: { healMs: number | string; leaks: number | string; duplicateIps?: number; recreatedPorts: number | string }): void {
   console.log(`# chaos | ${scenario} | time to heal ${typeof f.healMs === 'number' ? `${f.healMs} ms` : f.healMs} | leaks ${f.leaks} | duplicate IPs ${f.duplicateIps ?? 0} | recreated ports ${f.recreatedPorts}`);
+}
+
+/** A request that must fail while a component is down: its answer time and error text. */
+export async function failingCall(p: Plugin, method: string, body: unknown): Promise<{ ms: number; err: string }> {
+  const t0 = Date.now();
+  const r = await p.call<{ Err?: string }>(method, body, { timeoutMs: 60_000 });
+  if (r.status === 200) throw new Error(`${method} succeeded while it should have failed`);
+  return { ms: Date.now() - t0, err: r.body.Err ?? JSON.stringify(r.body) };
+}
+
+/** Retries fn (which throws until the component is back) and returns how long that took. */
+export async function untilWorks<T>(what: string, ms: number, fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = Date.now();
+  let last: unknown;
+  while (Date.now() - t0 < ms) {
+    try {
+      return { ms: Date.now() - t0, value: await fn() };
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  throw new Error(`${what}: not within ${ms} ms (last: ${String(last)})`);
 }
