@@ -28,7 +28,7 @@ import * as fs from 'node:fs';
 import { OverlayManager, parsePeers } from './overlay/overlay';
 import { createControlServer } from './server/control';
 import { fullGc, IdleCollector } from './util/idle-gc';
-import { ConnectionState } from './heal/connection-state';
+import { ConnectionState, namingDb } from './heal/connection-state';
 import { StartupLoop, within } from './heal/startup';
 import { OvsHealer } from './heal/ovs-healer';
 
@@ -80,6 +80,9 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/** How long start-up waits for OVN NB before serving local networks without it. */
+const NB_START_GRACE_MS = 2_000;
+
 export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const started = Date.now();
   const log = createLogger(config.logLevel, config.name);
@@ -101,7 +104,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     ? new OvsdbClient({ remote: config.ovnNb, database: 'OVN_Northbound', monitor: NB_MONITOR, logger: log.child({ component: 'ovn-nb' }) })
     : undefined;
   const hostId = (): string => root.snapshot['system-id'] || config.systemId || os.hostname();
-  const ovn = nbClient ? new OvnNetworks({ nb: dbFromClient(nbClient), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
+  const nb = nbClient && new ConnectionState(nbClient);
+  const ovn = nbClient ? new OvnNetworks({ nb: namingDb(dbFromClient(nbClient), nb!, `OVN NB at ${config.ovnNb}`), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
   const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => driver.networks.values(), log.child({ component: 'overlay' }), { geneve: config.overlayGenevePort, vxlan: config.overlayVxlanPort });
   const configuredPeers = (): string[] | undefined => {
     if (config.peersFile) return parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
@@ -110,14 +114,16 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, ovn, ovnPortTimeoutMs: config.ovnPortTimeoutMs, overlay, underlayMtu: config.underlayMtu, hostSettings: () => root.refresh() });
   const infra = new NetworkInfra(db, links, config.name);
 
-  const localDb = new ConnectionState(client, `local OVSDB at ${config.ovsdb}`);
-  const nb = nbClient && new ConnectionState(nbClient, `OVN NB at ${config.ovnNb}`);
+  const localDb = new ConnectionState(client);
   let firewallApplied = false;
   // Local only: a network that does not need OVN never waits for OVN NB (OVN requests fail on
   // their own, naming NB, while it is unreachable).
   const startup = new StartupLoop(async () => {
-    void nbClient?.connect().catch(() => undefined);
+    // NB gets a short grace to come up with us (then its stray ports are reconciled too);
+    // after that local networks go ahead without it.
+    const nbUp = nbClient ? within(nbClient.connect(), NB_START_GRACE_MS, () => 'OVN NB not reachable yet').catch(() => undefined) : undefined;
     await client.connect();
+    await nbUp;
     await root.refresh();
     if (config.ovnSb && config.encapIp) {
       await db.transact(chassisSetupOps(root.snapshot, { ovnSb: config.ovnSb, encap: config.encap as 'geneve' | 'vxlan', encapIp: config.encapIp, systemId: config.systemId }));
@@ -151,7 +157,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
 
   /** What start-up still lacks, for the error a waiting request gets. */
   const missing = (): string => {
-    if (!localDb.online) return `the plugin has no connection to the local OVSDB at ${config.ovsdb} yet (is Open vSwitch running?)`;
+    if (!localDb.online) return `the plugin has no connection to OVSDB at ${config.ovsdb} yet (is Open vSwitch running?)`;
     if (!firewallApplied && startup.failure) return `the plugin could not set up iptables yet: ${String(startup.failure)}`;
     return `the plugin has not finished starting: ${startup.failure ? String(startup.failure) : 'still loading state'}`;
   };

@@ -44,7 +44,7 @@ test('OVN NB down for 30 s: plain networks work, OVN requests name NB, OVN works
   const err = await createNetwork(p, '10.83.0.0/24', { 'ovn.switch': 'chaos' }).then(() => 'created', (e: unknown) => String(e));
   const ovnDown = { ms: Date.now() - t1, err };
   assert.ok(ovnDown.ms < 30_000, `answered in ${ovnDown.ms} ms`);
-  assert.match(ovnDown.err, new RegExp(lab.nbRemote.replace(/[.]/g, '\\.')), `the error names OVN NB: ${ovnDown.err}`);
+  assert.match(ovnDown.err, new RegExp(`OVN NB at ${lab.nbRemote.replace(/[.]/g, '\\.')}`), `the error names OVN NB: ${ovnDown.err}`);
   const rest = NB_DOWN_MS - (Date.now() - downAt);
   if (rest > 0) await new Promise((r) => setTimeout(r, rest));
 
