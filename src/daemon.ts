@@ -30,6 +30,9 @@ import * as fs from 'node:fs';
 import { OverlayManager, parsePeers } from './overlay/overlay';
 import { createControlServer } from './server/control';
 import { fullGc, IdleCollector } from './util/idle-gc';
+import { ConnectionState, namingDb } from './heal/connection-state';
+import { StartupLoop, within } from './heal/startup';
+import { OvsHealer } from './heal/ovs-healer';
 
 /** Tables and columns the daemon replicates from the Open_vSwitch database. */
 export { VSWITCH_MONITOR };
@@ -74,6 +77,9 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/** How long start-up waits for OVN NB before serving local networks without it. */
+const NB_START_GRACE_MS = 2_000;
+
 export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const started = Date.now();
   const log = createLogger(config.logLevel, config.name);
@@ -95,7 +101,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     ? new OvsdbClient({ remote: config.ovnNb, database: 'OVN_Northbound', monitor: NB_MONITOR, logger: log.child({ component: 'ovn-nb' }), ssl: sslFiles(config, 'ovnNb'), requestTimeoutMs: config.ovsdbTimeoutMs, offlineWaitMs: config.ovsdbTimeoutMs })
     : undefined;
   const hostId = (): string => root.snapshot['system-id'] || config.systemId || os.hostname();
-  const ovn = nbClient ? new OvnNetworks({ nb: dbFromClient(nbClient), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
+  const nb = nbClient && new ConnectionState(nbClient);
+  const ovn = nbClient ? new OvnNetworks({ nb: namingDb(dbFromClient(nbClient), nb!, `OVN NB at ${config.ovnNb}`), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
   const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => driver.networks.values(), log.child({ component: 'overlay' }), { geneve: config.overlayGenevePort, vxlan: config.overlayVxlanPort });
   const configuredPeers = (): string[] | undefined => {
     if (config.peersFile) return parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
@@ -104,8 +111,16 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, ovn, ovnPortTimeoutMs: config.ovnPortTimeoutMs, overlay, underlayMtu: config.underlayMtu, hostSettings: () => root.refresh() });
   const infra = new NetworkInfra(db, links, config.name);
 
-  const ready = (async () => {
-    await Promise.all([client.connect(), nbClient?.connect()]);
+  const localDb = new ConnectionState(client);
+  let firewallApplied = false;
+  // Local only: a network that does not need OVN never waits for OVN NB (OVN requests fail on
+  // their own, naming NB, while it is unreachable).
+  const startup = new StartupLoop(async () => {
+    // NB gets a short grace to come up with us (then its stray ports are reconciled too);
+    // after that local networks go ahead without it.
+    const nbUp = nbClient ? within(nbClient.connect(), NB_START_GRACE_MS, () => 'OVN NB not reachable yet').catch(() => undefined) : undefined;
+    await client.connect();
+    await nbUp;
     await root.refresh();
     if (config.ovnSb && config.encapIp) {
       await db.transact(chassisSetupOps(root.snapshot, { ovnSb: config.ovnSb, encap: config.encap as 'geneve' | 'vxlan', encapIp: config.encapIp, systemId: config.systemId }));
@@ -115,26 +130,35 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     ipam.load();
     driver.load();
     overlay.load(configuredPeers());
-    const report = await reconcile(driver, infra, db, links, log, ovn, ipam, { graceMs: config.joinGraceMs });
+    const withOvn = ovn && nb?.online ? ovn : undefined;
+    const report = await reconcile(driver, infra, db, links, log, withOvn, ipam, { graceMs: config.joinGraceMs });
+    // Without NB at start, OVN networks still need their shared address book (reconcile does
+    // this when it gets `ovn`); stray logical ports and NB leftovers wait for the next start.
+    if (ovn && !withOvn) for (const net of driver.networks.values()) if (net.ovn) ipam.attachShared(net.id, ovn.book(net));
+    firewallApplied = false;
     await firewall.apply();
+    firewallApplied = true;
     // A tunnel OVS refuses must not keep every other network from being served: overlay
     // networks report it when they are created.
     await overlay.sync().catch((err) => log.error({ err: String(err) }, 'overlay tunnels not in place'));
-    log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ms: Date.now() - started }, 'state loaded and reconciled');
-  })();
-  ready.catch((err) => log.error({ err: String(err) }, 'start-up failed'));
+    log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ovnNb: withOvn ? 'reconciled' : nb ? 'not reachable' : 'none', ms: Date.now() - started }, 'state loaded and reconciled');
+  }, log);
+  const ready = startup.done;
+  const healer = new OvsHealer(client, {
+    networks: () => driver.networks.values(),
+    syncOverlay: () => overlay.sync(),
+    configureGateway: (net) => infra.configureGateway(net),
+    underNetworkLock: (id, fn) => driver.underNetworkLock(id, fn),
+  }, log.child({ component: 'heal' }));
+  void ready.then(() => healer.start());
 
-  const readyWithin = async (): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the plugin has no connection to OVSDB at ${config.ovsdb} yet (is Open vSwitch running?)`)), config.stateTimeoutMs);
-    });
-    try {
-      await Promise.race([ready, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** What start-up still lacks, for the error a waiting request gets. */
+  const missing = (): string => {
+    if (!localDb.online) return `the plugin has no connection to OVSDB at ${config.ovsdb} yet (is Open vSwitch running?)`;
+    if (!firewallApplied && startup.failure) return `the plugin could not set up iptables yet: ${String(startup.failure)}`;
+    return `the plugin has not finished starting: ${startup.failure ? String(startup.failure) : 'still loading state'}`;
   };
+  const readyWithin = (): Promise<void> => within(ready, config.stateTimeoutMs, missing);
 
   const socketPath = path.join(config.pluginDir, `${config.name}.sock`);
   const control = createControlServer({ driver, ipam, overlay, ovn });
@@ -160,6 +184,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     });
     clearInterval(idle);
     idleGc.stop();
+    startup.stop();
+    healer.stop();
     await driver.drain();
     client.close();
     nbClient?.close();

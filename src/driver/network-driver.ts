@@ -436,6 +436,11 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     void p.finally(() => this.pendingLinkDeletes.delete(p));
   }
 
+  /** Runs fn serialised with create/delete of the network (the self-healing loop uses it). */
+  underNetworkLock<T>(networkId: string, fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(`net:${networkId}`, fn);
+  }
+
   async drain(): Promise<void> {
     await Promise.all([...this.pendingLinkDeletes]);
   }

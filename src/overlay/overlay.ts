@@ -90,7 +90,23 @@ export class OverlayManager {
    * waits until ovs-vswitchd has opened every tunnel and patch port (failing at once, with OVS's
    * reason, on a port it refuses), then swaps in the flows.
    */
-  async sync(): Promise<void> {
+  sync(): Promise<void> {
+    // Serialised, and calls made while one runs share the next run: the healing loop's timer
+    // and a network create must not plan the same tunnel bridge or patch port twice.
+    if (this.queued) return this.queued;
+    const next = this.current.catch(() => undefined).then(() => {
+      this.queued = undefined;
+      return this.syncOnce();
+    });
+    this.queued = next;
+    this.current = next;
+    return next;
+  }
+
+  private current: Promise<void> = Promise.resolve();
+  private queued?: Promise<void>;
+
+  private async syncOnce(): Promise<void> {
     const nets = [...this.networks()].filter((n) => n.overlay);
     const ops: Operation[] = [];
     let tunRef: string | ['named-uuid', string] | undefined = findBridge(this.db, TUN_BRIDGE)?._uuid;
@@ -99,6 +115,10 @@ export class OverlayManager {
       ops.push(...createBridgeOps(TUN_BRIDGE, datapath, this.driver, 'tunbr'));
       tunRef = named('tunbr');
     }
+    // secure: while the flows are missing (ovs-vswitchd just restarted, say) the tunnel bridge
+    // drops frames instead of NORMAL-switching them between patch ports and tunnels untranslated.
+    const tun = findBridge(this.db, TUN_BRIDGE);
+    if (nets.length && (!tun || tun.fail_mode !== 'secure')) ops.push({ op: 'update', table: 'Bridge', where: [['name', '==', TUN_BRIDGE]], row: { fail_mode: 'secure' } });
     // Per network bridge, the local VLANs of its overlay networks: all its patch pair may carry.
     const wantPatches = new Map<string, { bridge: string; vlans: Set<number> }>();
     for (const n of nets) {

@@ -7,9 +7,10 @@ import { type Db, findByName } from './db';
 export const VSWITCH_MONITOR = {
   // Not external_ids: read on demand (ovs/open-vswitch.ts says why).
   Open_vSwitch: { columns: ['bridges', 'cur_cfg', 'next_cfg', 'datapath_types'] },
-  Bridge: { columns: ['name', 'ports', 'datapath_type', 'external_ids'] },
+  Bridge: { columns: ['name', 'ports', 'datapath_type', 'fail_mode', 'external_ids'] },
   Port: { columns: ['name', 'interfaces', 'tag', 'external_ids'] },
-  Interface: { columns: ['name', 'type', 'ofport', 'error', 'external_ids', 'bfd_status'] },
+  // ifindex: an internal port's changes when ovs-vswitchd restarts (heal/ovs-healer.ts).
+  Interface: { columns: ['name', 'type', 'ofport', 'ifindex', 'error', 'external_ids', 'bfd_status'] },
 } as const satisfies { [T in keyof OpenVSwitchTables]?: { columns: readonly (keyof OpenVSwitchTables[T])[] } };
 
 export type VsTable = keyof typeof VSWITCH_MONITOR;
