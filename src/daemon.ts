@@ -147,7 +147,6 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const healer = new OvsHealer(client, {
     networks: () => driver.networks.values(),
     syncOverlay: () => overlay.sync(),
-    forgetApplied: () => overlay.forgetFlows(),
     configureGateway: (net) => infra.configureGateway(net),
     underNetworkLock: (id, fn) => driver.underNetworkLock(id, fn),
   }, log.child({ component: 'heal' }));

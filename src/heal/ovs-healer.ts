@@ -12,8 +12,6 @@ export interface HealTargets {
   networks: () => Iterable<NetworkRecord>;
   /** Overlay bridges, tunnels and flows in line with state (idempotent). */
   syncOverlay: () => Promise<void>;
-  /** What ovs-vswitchd may have lost must be written again, even if unchanged (flows). */
-  forgetApplied: () => void;
   /** Gateway port addresses, MTU, offloads and link up (idempotent). */
   configureGateway: (net: NetworkRecord) => Promise<void>;
   /** Runs fn under the network's lock, serialised with create/delete of that network. */
@@ -49,10 +47,7 @@ export class OvsHealer {
 
   /** Coalesces: a trigger during a pass runs one more pass after it. */
   trigger(reason?: string): Promise<void> {
-    if (reason) {
-      this.log.info({ reason }, 're-applying OVS state');
-      this.t.forgetApplied();
-    }
+    if (reason) this.log.info({ reason }, 're-applying OVS state');
     if (this.running) {
       this.pending = true;
       return this.running;

@@ -195,23 +195,13 @@ export class OverlayManager {
     }
   }
 
-  /** The flow table last swapped in: the same table again costs no ovs-ofctl run. */
-  private appliedFlows?: string;
-
-  /** After ovs-vswitchd restarted (or the OVSDB connection was lost) the flows may be gone. */
-  forgetFlows(): void {
-    this.appliedFlows = undefined;
-  }
-
   /** The OpenFlow socket appears once ovs-vswitchd has created the bridge: retry briefly. */
   private async applyFlows(flows: string): Promise<void> {
-    if (flows === this.appliedFlows) return;
     const target = mgmtTarget(this.ovsdbRemote, TUN_BRIDGE);
     let last: unknown;
     for (let i = 0; i < 50; i++) {
       try {
         await replaceFlows(target, flows);
-        this.appliedFlows = flows;
         return;
       } catch (err) {
         last = err;
