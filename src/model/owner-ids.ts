@@ -29,15 +29,19 @@ export function nbOwner(type: NbOwnerType, extra: Record<string, string> = {}): 
   return { [OWNER]: PRODUCT, [OWNER_TYPE]: type, ...extra };
 }
 
+function ownerIs(row: Row, owner: string, type: string | undefined): boolean {
+  const ids = externalIds(row);
+  return ids[OWNER] === owner && (type === undefined || ids[OWNER_TYPE] === type);
+}
+
 /** A local row of daemon `driver` (of that type, when given). */
 export function ownedBy(row: Row, driver: string, type?: LocalOwnerType): boolean {
-  const ids = externalIds(row);
-  return ids[OWNER] === driver && (type === undefined || ids[OWNER_TYPE] === type);
+  return ownerIs(row, driver, type);
 }
 
 /** An NB row the product made (of that type, when given). */
 export function nbOwned(row: Row, type?: NbOwnerType): boolean {
-  return ownedBy(row, PRODUCT, type as unknown as LocalOwnerType);
+  return ownerIs(row, PRODUCT, type);
 }
 
 /** The owner key of a row, "<owner>/<type>", for indexes (undefined: not a row of ours). */
