@@ -18,11 +18,11 @@ import type { LinkOps } from './driver/links';
 import { Ipam, parseAutoPoolRange } from './ipam/ipam';
 import { Firewall } from './net/firewall';
 import { OvsNetworkDriver } from './driver/network-driver';
-import { NetworkInfra } from './driver/infra';
 import { reconcile } from './driver/reconcile';
+import { composeBackends } from './backends/compose';
 import { listenPluginSocket } from './server/plugin-server';
 import { NB_MONITOR } from './ovn/nb';
-import { OvnNetworks } from './driver/ovn-network';
+import { OvnNetworks } from './backends/ovn/ovn-network';
 import { chassisSetupOps } from './ovs/chassis';
 import { RootExternalIds } from './ovs/open-vswitch';
 import * as os from 'node:os';
@@ -108,8 +108,11 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     if (config.peersFile) return parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
     return config.peers ? parsePeers(config.peers) : undefined;
   };
-  driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, ovn, ovnPortTimeoutMs: config.ovnPortTimeoutMs, overlay, underlayMtu: config.underlayMtu, hostSettings: () => root.refresh() });
-  const infra = new NetworkInfra(db, links, config.name);
+  const backends = composeBackends({
+    name: config.name, db, links, firewall, log, isOurSpace: (s) => ipam.isOurSpace(s),
+    overlay, underlayMtu: config.underlayMtu, ovn, nbOnline: () => !!nb?.online, ovnPortTimeoutMs: config.ovnPortTimeoutMs,
+  });
+  driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, backends, hostSettings: () => root.refresh() });
 
   const localDb = new ConnectionState(client);
   let firewallApplied = false;
@@ -130,26 +133,22 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     ipam.load();
     driver.load();
     overlay.load(configuredPeers());
-    const withOvn = ovn && nb?.online ? ovn : undefined;
-    const report = await reconcile(driver, infra, db, links, log, withOvn, ipam, { graceMs: config.joinGraceMs });
-    // Without NB at start, OVN networks still need their shared address book (reconcile does
-    // this when it gets `ovn`); stray logical ports and NB leftovers wait for the next start.
-    if (ovn && !withOvn) for (const net of driver.networks.values()) if (net.ovn) ipam.attachShared(net.id, ovn.book(net));
+    // Without NB, NB leftovers wait for the healing pass that follows its reconnect. A tunnel OVS
+    // refuses does not keep other networks from being served: overlay creates report it.
+    const report = await reconcile(driver, backends, db, links, log, ipam, { graceMs: config.joinGraceMs });
     firewallApplied = false;
     await firewall.apply();
     firewallApplied = true;
-    // A tunnel OVS refuses must not keep every other network from being served: overlay
-    // networks report it when they are created.
-    await overlay.sync().catch((err) => log.error({ err: String(err) }, 'overlay tunnels not in place'));
-    log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ovnNb: withOvn ? 'reconciled' : nb ? 'not reachable' : 'none', ms: Date.now() - started }, 'state loaded and reconciled');
+    log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ovnNb: nb ? (nb.online ? 'reconciled' : 'not reachable') : 'none', ms: Date.now() - started }, 'state loaded and reconciled');
   }, log);
   const ready = startup.done;
   const healer = new OvsHealer(client, {
-    networks: () => driver.networks.values(),
-    syncOverlay: () => overlay.sync(),
-    configureGateway: (net) => infra.configureGateway(net),
-    underNetworkLock: (id, fn) => driver.underNetworkLock(id, fn),
-  }, log.child({ component: 'heal' }));
+    networkIds: () => driver.networks.keys(),
+    healHost: async () => {
+      for (const b of backends.all()) if (b.healHost && b.reachable()) await b.healHost(driver.known());
+    },
+    healNetwork: (id) => driver.healNetwork(id),
+  }, log.child({ component: 'heal' }), nbClient ? [nbClient] : []);
   void ready.then(() => healer.start());
 
   /** What start-up still lacks, for the error a waiting request gets. */

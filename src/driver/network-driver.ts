@@ -8,11 +8,10 @@ import { boundPorts, dnatPorts, portKey } from '../net/host-ports';
 import type { Ipam } from '../ipam/ipam';
 import type { KvStore } from '../state/kv';
 import type { Logger } from '../util/log';
-import type { Operation, Row } from '../ovsdb/types';
+import type { Operation } from '../ovsdb/types';
 import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
 import { findBridge } from '../ovs/bridge';
 import { addPortOps, undoAddPortOps, deletePortOps, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
-import { PortRefusedError, portRefusal, waitPortsOpen } from '../ovs/port-ready';
 import { vethNames } from '../netlink/names';
 import { ConflictError, InputError } from '../util/errors';
 import { KeyedMutex } from '../util/keyed-mutex';
@@ -20,14 +19,9 @@ import type { LinkOps } from './links';
 import { DEFAULT_MTU, EP, Endpoint, EndpointIntent, NetworkRecord, endpointFromIds, endpointIntentPrefix, endpointToIds } from './model';
 import { macFor, normaliseMac } from './mac';
 import { parseNetworkOptions } from './options';
-import { assignVlan, vlanOf } from './vlans';
-import { NetworkInfra, resolveDatapath } from './infra';
 import { publishedPorts } from './ports';
 import { parseCidr } from '../ipam/cidr';
-import { OvnNetworks } from './ovn-network';
-import { OVERHEAD, OverlayManager, autoVni } from '../overlay/overlay';
-import { lspName } from '../ovn/logical-switch-port';
-import { plainNetworkBridge } from './plain-bridge';
+import type { Backends, KnownState } from '../backends/backend';
 
 export interface DriverDeps {
   name: string;
@@ -38,15 +32,8 @@ export interface DriverDeps {
   ipam: Ipam;
   firewall: Firewall;
   log: Logger;
-  /** How long Join waits for ovs-vswitchd to report the port working. */
-  portReadyTimeoutMs?: number;
-  /** OVN mode (daemon started with --ovn-nb). */
-  ovn?: OvnNetworks;
-  /** How long Join waits for ovn-controller to install an OVN port. */
-  ovnPortTimeoutMs?: number;
-  overlay?: OverlayManager;
-  /** MTU of the underlay, for automatic overlay MTUs. */
-  underlayMtu?: number;
+  /** What each kind of network builds: chosen per network from its record. */
+  backends: Backends;
   /** The host's OVS settings (the root row's external_ids: ovn-bridge, ovn-encap-type...), read now. */
   hostSettings?: () => Promise<Readonly<Record<string, string>>>;
 }
@@ -65,7 +52,6 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   private readonly lock = new KeyedMutex();
   /** Networks being created: their VLANs are taken already. */
   private readonly creating = new Map<string, NetworkRecord>();
-  private readonly infra: NetworkInfra;
   private readonly netPrefix: string;
   /** Veth deletions run after the answer (the kernel takes ~20 ms per veth). */
   private readonly pendingLinkDeletes = new Set<Promise<unknown>>();
@@ -75,7 +61,6 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   }
 
   constructor(private readonly d: DriverDeps) {
-    this.infra = new NetworkInfra(d.db, d.links, d.name);
     this.netPrefix = `ocn.${d.name}.net.`;
   }
 
@@ -119,7 +104,8 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       if (v6.length) s.v6.networks.push({ ...net, subnets: v6 });
     }
     for (const ep of this.endpoints.values()) {
-      if (this.networks.get(ep.networkId)?.ovn) continue; // OVN publishes on its router
+      const net = this.networks.get(ep.networkId);
+      if (!net || this.d.backends.find(net)?.publishing(net) !== 'host') continue;
       for (const p of ep.ports) (p.containerIp.includes(':') ? s.v6 : s.v4).ports.push(p);
     }
     return s;
@@ -159,30 +145,20 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         if (d.Gateway) parseCidr(d.Gateway, 'gateway');
       }
       const host = (await this.d.hostSettings?.()) ?? {};
-      if (opts.ovn) this.checkOvnNetwork(opts, ipv4, host);
-      else opts.bridge = plainNetworkBridge(bridgeGiven ? opts.bridge : undefined, host);
       const rec: NetworkRecord = {
         id: req.NetworkID,
         options: opts,
-        datapath: resolveDatapath(this.d.db, opts.bridge, opts.datapath),
+        datapath: 'netdev', // the backend's plan resolves it
         mtu: opts.mtu ?? DEFAULT_MTU,
         internal: options['com.docker.network.internal'] === true,
         ipv4, ipv6: ipv6Data,
         createdBridge: false,
         createdUplink: false,
       };
-      if (opts.overlay) {
-        if (!this.d.overlay) throw new InputError('option overlay is not available in this daemon');
-        rec.overlay = { type: opts.overlay, vni: opts.vni ?? autoVni(rec.id), vlan: 0 };
-        this.d.overlay.checkVni(rec);
-        // Encapsulated frames must fit the underlay: OVS userspace never fragments them.
-        if (opts.mtu === undefined) rec.mtu = this.overlayMtu(opts.overlay);
-      }
+      // Unique choices (a VLAN) are made here and held (this.creating) before the first await,
+      // so concurrent creates never pick the same one.
+      this.d.backends.of(rec).plan(rec, { host, bridgeGiven, others: [...this.networks.values(), ...this.creating.values()] });
       if (ipv6Data.length && rec.mtu < 1280) throw new InputError(`option mtu: ${rec.mtu} is below 1280, the IPv6 minimum`);
-      // The VLAN is decided and held (this.creating) before the first await, so concurrent
-      // creates on one bridge never pick the same one.
-      if (!opts.ovn) assignVlan(rec, [...this.networks.values(), ...this.creating.values()]);
-      if (rec.overlay) rec.overlay.vlan = vlanOf(rec);
       this.creating.set(rec.id, rec);
       try {
         await this.createNetworkRecorded(rec);
@@ -196,14 +172,8 @@ export class OvsNetworkDriver implements P.NetworkDriver {
 
   /** Builds what a validated network record describes, or nothing when a step fails. */
   private async createNetworkRecorded(rec: NetworkRecord): Promise<void> {
-    if (rec.options.ovn) await this.d.ovn!.bind(rec);
-    let ops: Operation[];
-    try {
-      ops = await this.infra.planCreate(rec);
-    } catch (err) {
-      if (rec.ovn) await this.d.ovn!.unbind(rec).catch(() => undefined);
-      throw err;
-    }
+    const backend = this.d.backends.of(rec);
+    const ops = await backend.create(rec);
     // The rules' iptables-restore (the longest step, ≈ 6 ms of its own) starts with the
     // transaction and runs on while ovs-vswitchd creates the gateway device; it needs only the
     // record in this.networks.
@@ -218,15 +188,14 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         void rules.catch(() => undefined); // superseded: the next load is the set without it
         await this.d.firewall.apply().catch(undo('firewall rules'));
       }
-      if (rec.ovn) await this.d.ovn!.unbind(rec).catch(undo('OVN binding'));
+      await backend.abandon(rec).catch(undo(`${backend.kind} part`));
       throw err;
     }
     try {
-      await Promise.all([this.infra.configureGateway(rec), rules]);
-      if (rec.overlay) await this.d.overlay!.sync();
-      const book = rec.ovn ? this.d.ovn!.book(rec) : undefined;
+      await Promise.all([backend.finish(rec), rules]);
+      const shared = backend.sharedAddresses(rec);
       for (const d of [...rec.ipv4, ...rec.ipv6]) {
-        if (this.d.ipam.isOurSpace(d.AddressSpace)) await this.d.ipam.bindNetwork(d.AddressSpace, d.Pool, rec.id, book);
+        if (this.d.ipam.isOurSpace(d.AddressSpace)) await this.d.ipam.bindNetwork(d.AddressSpace, d.Pool, rec.id, shared);
       }
     } catch (err) {
       // Settle the rules' load before the rollback reloads them.
@@ -237,31 +206,12 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     }
   }
 
-  /** An OVN network needs OVN, this host set up as a chassis, and addresses unique across hosts. */
-  private checkOvnNetwork(opts: ReturnType<typeof parseNetworkOptions>, ipv4: P.IPAMData[], ids: Readonly<Record<string, string>>): void {
-    if (!this.d.ovn) throw new InputError('option ovn.switch needs the daemon to run with --ovn-nb <remote> (the OVN Northbound database)');
-    for (const d of ipv4) {
-      if (!this.d.ipam.isOurSpace(d.AddressSpace) && d.Pool !== '0.0.0.0/0') {
-        throw new InputError(`ovn.switch networks span hosts: create them with --ipam-driver ${this.d.name} (as a managed plugin: its name with the tag, like ${this.d.name}:latest; Docker's default IPAM allocates per host and would hand the same address out on two hosts), or with --ipam-driver null when a DHCP server on the segment assigns addresses`);
-      }
-    }
-    const integration = ids['ovn-bridge'] || 'br-int';
-    if (opts.bridge === 'br-int') opts.bridge = integration;
-    if (!findBridge(this.d.db, opts.bridge)) {
-      throw new InputError(`bridge ${opts.bridge} does not exist: set this host up as an OVN chassis first (ovs-container-network chassis setup --ovn-sb ... --encap-ip ...) and start ovn-controller`);
-    }
-    const encap = ids['ovn-encap-type'];
-    if (opts.ovn!.encap && encap && !encap.split(',').includes(opts.ovn!.encap)) {
-      throw new InputError(`option ovn.encap=${opts.ovn!.encap} conflicts with this chassis' ovn-encap-type ${encap}`);
-    }
-  }
-
   private async removeNetwork(rec: NetworkRecord): Promise<void> {
     const others = [...this.networks.values()].filter((n) => n.id !== rec.id);
     const stale = [...this.endpoints.values()].filter((e) => e.networkId === rec.id);
     const ops = [
       ...stale.flatMap((e) => deletePortOps(this.d.db, e.hostIf)),
-      ...this.infra.planDelete(rec, others),
+      ...this.d.backends.of(rec).teardownOps(rec, others),
       ...this.d.kv.ops({ del: [this.netPrefix + rec.id, ...stale.map((e) => this.intentKey(e.id))] }),
     ];
     this.networks.delete(rec.id);
@@ -283,14 +233,8 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       if (rules) await reload();
       throw err;
     }
-    for (const e of stale) {
-      this.deleteLinkLater(e.hostIf);
-      if (rec.ovn) await this.d.ovn!.deletePort(e.id);
-    }
-    if (rec.ovn) await this.d.ovn!.unbind(rec);
-    // The network is gone either way: a tunnel OVS refuses (reported to the next overlay create)
-    // must not make the delete fail.
-    if (rec.overlay) await this.d.overlay!.sync().catch((err) => this.d.log.warn({ network: short(rec.id), err: String(err) }, 'overlay not brought in line after the delete'));
+    for (const e of stale) this.deleteLinkLater(e.hostIf);
+    await this.d.backends.of(rec).afterTeardown(rec, stale);
   }
 
   async deleteNetwork(req: P.NetworkIdRequest): Promise<P.Empty> {
@@ -304,19 +248,11 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     });
   }
 
-  /** The MTU that fits an overlay's frames into the underlay (OVS userspace never fragments them). */
-  private overlayMtu(type: keyof typeof OVERHEAD): number {
-    return (this.d.underlayMtu ?? 1500) - OVERHEAD[type];
-  }
-
   /** Swarm managers: what we return here is what every node gets as CreateNetwork options. */
   async allocateNetwork(req: P.AllocateNetworkRequest): Promise<P.AllocateNetworkResponse> {
     const opts = parseNetworkOptions(req.Options ?? {}, (req.IPv6Data ?? []).length > 0);
-    const out: Record<string, string> = { ...(req.Options ?? {}) };
-    // An overlay's MTU is chosen here, once, so every node uses the same one and
-    // `docker network inspect` shows it (these options are the swarm network's options).
-    if (opts.overlay && opts.mtu === undefined) out.mtu = String(this.overlayMtu(opts.overlay));
-    return { Options: out };
+    const chosen = this.d.backends.of({ options: opts }).allocate?.(opts) ?? {};
+    return { Options: { ...(req.Options ?? {}), ...chosen } };
   }
 
   async freeNetwork(): Promise<P.Empty> {
@@ -345,6 +281,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const key = this.intentKey(ep.id);
       await this.d.kv.commit({ set: { [key]: JSON.stringify(intent) } });
       this.intents.set(ep.id, intent);
+      const backend = this.d.backends.of(net);
       let undoPort: Operation[] = [];
       try {
         try {
@@ -357,13 +294,10 @@ export class OvsNetworkDriver implements P.NetworkDriver {
           await this.d.links.deleteLink(names.container);
           await this.d.links.createVethPair(veth);
         }
-        const ids: Record<string, string> = { [OWNER]: this.d.name, [OWNER_TYPE]: 'endpoint', ...endpointToIds(ep, net) };
-        if (net.ovn) {
-          await this.d.ovn!.addPort(net, ep);
-          ids['iface-id'] = lspName(ep.id);
-        }
+        const port = await backend.attach(net, ep);
+        const ids: Record<string, string> = { [OWNER]: this.d.name, [OWNER_TYPE]: 'endpoint', ...endpointToIds(ep, net), ...port.externalIds };
         const addPort = async () => {
-          const results = await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', access: net.ovn ? undefined : vlanOf(net), externalIds: ids }));
+          const results = await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', access: port.access, externalIds: ids }));
           undoPort = undoAddPortOps(bridge._uuid, results);
         };
         // The userspace datapath reads what the container sends from the host end's socket as is:
@@ -378,7 +312,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
         ]);
       } catch (err) {
         await this.d.links.deleteLink(names.host).catch(() => undefined);
-        if (net.ovn) await this.d.ovn!.deletePort(ep.id).catch(() => undefined);
+        await backend.detach(net, ep).catch(() => undefined);
         // Record and port go together; if this fails too, start-up finds the record and finishes the undo.
         await this.d.kv.commit({ del: [key] }, undoPort).then(() => this.intents.delete(ep.id), () => undefined);
         throw err;
@@ -407,14 +341,14 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     });
   }
 
-  /** Port and record in one transaction, then the veth, the OVN port and published ports. */
+  /** Port and record in one transaction, then the veth and what the backend has outside. */
   private async removeEndpoint(ep: Endpoint): Promise<void> {
     await this.d.kv.commit({ del: [this.intentKey(ep.id)] }, deletePortOps(this.d.db, ep.hostIf));
     this.endpoints.delete(ep.id);
     this.intents.delete(ep.id);
     this.deleteLinkLater(ep.hostIf);
-    if (this.networks.get(ep.networkId)?.ovn) await this.d.ovn!.deletePort(ep.id);
-    if (ep.ports.length) await this.d.firewall.apply();
+    const net = this.networks.get(ep.networkId);
+    if (net) await this.d.backends.of(net).detach(net, ep);
   }
 
   /**
@@ -450,7 +384,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const net = this.network(req.NetworkID, 'Join');
       const ep = this.endpoints.get(req.EndpointID);
       if (!ep) throw new InputError(`Join: endpoint ${short(req.EndpointID)} does not exist`);
-      const pending: Promise<unknown>[] = [net.ovn ? this.waitOvnInstalled(ep) : this.waitPortReady(ep)];
+      const pending: Promise<unknown>[] = [this.d.backends.of(net).portReady(net, ep)];
       if (req.SandboxKey && ep.sandbox !== req.SandboxKey) {
         ep.sandbox = req.SandboxKey;
         pending.push(this.d.db.transact(setInterfaceExternalIdsOps(this.d.db, ep.hostIf, { [EP.sandbox]: req.SandboxKey })));
@@ -465,39 +399,6 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       }
       return res;
     });
-  }
-
-  /**
-   * Waits (bounded) until ovs-vswitchd has opened the port, so the container starts connected.
-   * A port OVS refused fails the Join at once with OVS's reason; a slow ovs-vswitchd only warns.
-   */
-  private async waitPortReady(ep: Endpoint): Promise<void> {
-    const timeout = this.d.portReadyTimeoutMs ?? 2000;
-    try {
-      await waitPortsOpen(this.d.db, [ep.hostIf], timeout);
-    } catch (err) {
-      if (err instanceof PortRefusedError) throw new Error(`Join: endpoint ${short(ep.id)}: ${err.message}`);
-      this.d.log.warn({ endpoint: short(ep.id), port: ep.hostIf }, `port not reported ready by ovs-vswitchd within ${timeout} ms`);
-    }
-  }
-
-  /** OVN: the port is really up once ovn-controller has installed its flows (ovn-installed). */
-  private async waitOvnInstalled(ep: Endpoint): Promise<void> {
-    const timeout = this.d.ovnPortTimeoutMs ?? 10_000;
-    const started = Date.now();
-    const installed = (r: Row): true | undefined => {
-      if (r.name !== ep.hostIf) return undefined;
-      const refused = portRefusal(r);
-      if (refused) throw refused;
-      return externalIds(r)['ovn-installed'] === 'true' ? true : undefined;
-    };
-    try {
-      await this.d.db.waitFor('Interface', installed, timeout);
-      this.d.log.debug({ endpoint: short(ep.id), ms: Date.now() - started }, 'ovn port installed');
-    } catch (err) {
-      if (err instanceof PortRefusedError) throw new Error(`Join: endpoint ${short(ep.id)}: ${err.message}`);
-      throw new Error(`Join: OVN did not install port ${lspName(ep.id)} within ${timeout} ms: is ovn-controller running on this host and connected to the Southbound database?`);
-    }
   }
 
   async leave(): Promise<P.Empty> {
@@ -516,15 +417,16 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     return this.lock.run(`ep:${req.EndpointID}`, async () => {
       const net = this.network(req.NetworkID, 'ProgramExternalConnectivity');
       const ep = this.endpoints.get(req.EndpointID);
-      if (!ep || (!net.gatewayPort && !net.ovn)) return ok();
+      const where = this.d.backends.of(net).publishing(net);
+      if (!ep || !where) return ok();
       const raw = req.Options?.['com.docker.network.portmap'];
       if (!ep.ports.length && (raw === undefined || raw === null || (Array.isArray(raw) && !raw.length))) return ok();
       // One publication at a time: the check that a host port is free and its record are one step.
       await this.lock.run('published-ports', async () => {
         const ours = new Map<string, Endpoint>();
         for (const other of this.endpoints.values()) if (other.id !== ep.id) for (const p of other.ports) ours.set(portKey(p), other);
-        // An OVN network publishes on its router's external address, not on this host.
-        const host = net.ovn ? new Set<string>() : await this.hostPortsTaken();
+        // Publications in the fabric (an OVN router's address) take no port of this host.
+        const host = where === 'host' ? await this.hostPortsTaken() : new Set<string>();
         const addrs = [ep.ipv4, ep.ipv6].filter((a): a is string => !!a);
         const ports = publishedPorts(raw, addrs, new Set([...ours.keys(), ...host]));
         for (const p of ports) {
@@ -558,19 +460,47 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     const before = ep.ports;
     const net = this.networks.get(ep.networkId);
     ep.ports = ports;
-    let published = false;
-    try {
-      if (net?.ovn) {
-        await this.d.ovn!.publish(net, before, ports);
-        published = true;
-      }
+    const record = async (): Promise<void> => {
       await this.d.db.transact(setInterfaceExternalIdsOps(this.d.db, ep.hostIf, { [EP.ports]: JSON.stringify(ports) }));
-      if (!net?.ovn) await this.d.firewall.apply();
+    };
+    try {
+      await (net ? this.d.backends.of(net).publish(net, before, ports, record) : record());
     } catch (err) {
       ep.ports = before;
-      // publish is all or nothing; once it committed, the VIPs go back to what they were.
-      if (published) await this.d.ovn!.publish(net!, ports, before).catch((e) => this.d.log.warn({ endpoint: short(ep.id), err: String(e) }, 'published ports not restored in OVN'));
       throw err;
+    }
+  }
+
+  /** What the driver has, requests in flight included: what a collection of leftovers must keep. */
+  known(): KnownState {
+    return {
+      networkIds: new Set([...this.networks.keys(), ...this.creating.keys()]),
+      endpoints: [...this.endpoints.values()],
+      endpointIds: new Set([...this.endpoints.keys(), ...this.intents.keys()]),
+    };
+  }
+
+  /**
+   * Re-applies a network's state (what OVS or OVN lost), under the network's lock, then each of
+   * its endpoints' outside part under the endpoint's lock (so no request races it); the
+   * endpoints' ports themselves are never touched.
+   */
+  async healNetwork(id: string): Promise<void> {
+    const net = await this.lock.run(`net:${id}`, async () => {
+      const rec = this.networks.get(id);
+      const backend = rec && this.d.backends.find(rec);
+      if (!rec || !backend?.reachable()) return undefined; // deleted meanwhile, or its component is down
+      await backend.heal(rec);
+      return rec;
+    });
+    const healEndpoint = net && this.d.backends.of(net).healEndpoint;
+    if (!net || !healEndpoint) return;
+    const backend = this.d.backends.of(net);
+    for (const ep of [...this.endpoints.values()].filter((e) => e.networkId === id)) {
+      await this.lock.run(`ep:${ep.id}`, async () => {
+        if (this.endpoints.get(ep.id) !== ep || this.networks.get(id) !== net) return;
+        await healEndpoint.call(backend, net, ep);
+      });
     }
   }
 }

@@ -4,13 +4,13 @@
 import fs from 'node:fs';
 import type { Logger } from '../util/log';
 import type { Db } from '../ovs/db';
-import { deletePortOps, findPort } from '../ovs/port';
+import { deletePortOps } from '../ovs/port';
+import { vsRows } from '../ovs/tables';
 import { HOST_VETH_PREFIX } from '../netlink/names';
 import type { LinkInfo, LinkOps } from './links';
 import { OvsNetworkDriver, vethAlias } from './network-driver';
-import type { NetworkInfra } from './infra';
 import type { Endpoint } from './model';
-import type { OvnNetworks } from './ovn-network';
+import type { Backends } from '../backends/backend';
 import type { Ipam } from '../ipam/ipam';
 
 export interface ReconcileReport {
@@ -63,7 +63,12 @@ export interface ReconcileOptions {
   sandboxExists?: (key: string) => boolean;
 }
 
-export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, db: Db, links: LinkOps, log: Logger, ovn?: OvnNetworks, ipam?: Ipam, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
+/**
+ * Start-up: endpoints judged against the kernel's links and Docker's sandboxes, creations a kill
+ * interrupted undone, orphan veths removed, shared address books attached, and each network's
+ * state re-applied through its backend (the same step the healing loop repeats).
+ */
+export async function reconcile(driver: OvsNetworkDriver, backends: Backends, db: Db, links: LinkOps, log: Logger, ipam: Ipam, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
   const all = await links.listLinks();
   const byName = new Map(all.map((l) => [l.name, l]));
   const report: ReconcileReport = { endpoints: driver.endpoints.size, staleEndpoints: [], unfinishedEndpoints: [], deferredEndpoints: 0, orphanVeths: [], gatewaysRestored: 0 };
@@ -89,30 +94,30 @@ export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, d
       driver.endpoints.delete(ep.id);
       driver.intents.delete(ep.id);
       if (byName.has(ep.hostIf)) await links.deleteLink(ep.hostIf);
-      if (ovn) await ovn.deletePort(ep.id);
     }
+    // Their outside part (an OVN logical port) goes with the backend's collection of what no
+    // endpoint owns, below or once its component answers.
     report.staleEndpoints.push(...dead.map((e) => e.id));
     report.unfinishedEndpoints.push(...unfinished.map((e) => e.id));
   }
   report.deferredEndpoints = undecided.length;
   if (undecided.length) scheduleLaterLook(driver, links, log, undecided, opts.graceMs ?? JOIN_GRACE_MS, exists);
 
-  if (ovn) {
-    // Logical ports this host made for endpoints it no longer has (a crash mid-attach).
-    for (const id of ovn.strayPorts(new Set(driver.endpoints.keys()), new Set(driver.networks.keys()))) {
-      log.info({ endpoint: id.slice(0, 12) }, 'removing stray OVN logical port');
-      await ovn.deletePort(id);
-      report.staleEndpoints.push(id);
-    }
-    for (const net of driver.networks.values()) if (net.ovn && ipam) ipam.attachShared(net.id, ovn.book(net));
-    // Switch references and VIPs this host holds for networks or publications it no longer has.
-    await ovn.collectLeftovers(driver.networks.values(), driver.endpoints.values());
+  // Networks whose addresses span hosts share their reservations (NB may come later: the book
+  // reads NB's cache when it allocates).
+  for (const net of driver.networks.values()) {
+    const shared = backends.find(net)?.sharedAddresses(net);
+    if (shared) ipam.attachShared(net.id, shared);
+  }
+  for (const b of backends.all()) {
+    if (!b.healHost || !b.reachable()) continue;
+    await b.healHost(driver.known()).catch((err) => log.warn({ backend: b.kind, err: String(err) }, 'leftovers not collected'));
   }
 
   // Veths this daemon made that no OVS port references. The alias (older daemons' only mark) or a
   // record naming the veth makes it ours: another instance's veths are never swept.
   const referenced = new Set<string>();
-  for (const r of db.rows('Interface')) referenced.add(String(r.name));
+  for (const r of vsRows(db, 'Interface')) referenced.add(r.name);
   const recorded = new Set([...unfinished].map((i) => i.hostIf));
   const mine = vethAlias(driver.name);
   for (const l of all) {
@@ -124,18 +129,15 @@ export async function reconcile(driver: OvsNetworkDriver, infra: NetworkInfra, d
     report.orphanVeths.push(l.name);
   }
 
-  // Gateway ports: re-create a missing one, re-apply addresses (lost on host reboot).
+  // Each network's state as its backend wants it (a gateway port's addresses are lost on reboot).
   for (const net of driver.networks.values()) {
-    if (!net.gatewayPort) continue;
-    if (!findPort(db, net.gatewayPort)) {
-      const ops = await infra.planCreate(net);
-      if (ops.length) await db.transact(ops);
-    }
+    const backend = backends.find(net);
+    if (!backend?.reachable()) continue;
     try {
-      await infra.configureGateway(net);
-      report.gatewaysRestored++;
+      await backend.heal(net);
+      if (net.gatewayPort) report.gatewaysRestored++;
     } catch (err) {
-      log.warn({ network: net.id.slice(0, 12), err: String(err) }, 'gateway port not restored');
+      log.warn({ network: net.id.slice(0, 12), err: String(err) }, 'network state not restored');
     }
   }
   return report;

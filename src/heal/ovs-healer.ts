@@ -1,21 +1,20 @@
-// Re-applies what OVS loses when ovs-vswitchd restarts while ovsdb-server keeps the database:
-// OpenFlow flows (the tunnel bridge's VLAN<->VNI table) and the kernel side of internal ports
-// (a userspace-datapath gateway port is a tap that ovs-vswitchd recreates without addresses,
-// MTU or "up"). Runs on start, on every OVSDB reconnect, when ovs-vswitchd shows it restarted
-// (an internal port got a new ifindex) and on a timer. Never touches a container's port.
+// The reconcile loop: re-applies, through each network's backend, what OVS and OVN lose: OpenFlow
+// flows (the tunnel bridge's VLAN<->VNI table), the kernel side of internal ports (a
+// userspace-datapath gateway port is a tap that ovs-vswitchd recreates without addresses, MTU or
+// "up"), rows (a gateway port, an OVN switch binding, a logical port) and NB leftovers of
+// interrupted requests. Runs after start-up, on every OVSDB or NB reconnect, when ovs-vswitchd
+// shows it restarted (an internal port got a new ifindex) and on a timer. Never touches a
+// container's port.
 import type { OvsdbClient } from '../ovsdb/client';
 import type { RowChange } from '../ovsdb/cache';
-import type { NetworkRecord } from '../driver/model';
 import type { Logger } from '../util/log';
 
 export interface HealTargets {
-  networks: () => Iterable<NetworkRecord>;
-  /** Overlay bridges, tunnels and flows in line with state (idempotent). */
-  syncOverlay: () => Promise<void>;
-  /** Gateway port addresses, MTU, offloads and link up (idempotent). */
-  configureGateway: (net: NetworkRecord) => Promise<void>;
-  /** Runs fn under the network's lock, serialised with create/delete of that network. */
-  underNetworkLock: <T>(networkId: string, fn: () => Promise<T>) => Promise<T>;
+  networkIds: () => Iterable<string>;
+  /** Host-wide state of each backend (tunnel mesh and its flows, NB leftovers); idempotent. */
+  healHost: () => Promise<void>;
+  /** One network's state through its backend, serialised with requests on it; idempotent. */
+  healNetwork: (id: string) => Promise<void>;
 }
 
 /** The timer's period: a missed signal still heals within this. */
@@ -28,13 +27,14 @@ export class OvsHealer {
   private readonly onChange = (c: RowChange): void => {
     if (restartSign(c)) void this.trigger('ovs-vswitchd restarted');
   };
-  private readonly onReconnect = (): void => void this.trigger('OVSDB reconnected');
+  private readonly onReconnect = (): void => void this.trigger('a database reconnected');
 
-  constructor(private readonly client: OvsdbClient, private readonly t: HealTargets, private readonly log: Logger) {}
+  /** `others`: further databases whose reconnect calls for a pass (OVN NB). */
+  constructor(private readonly client: OvsdbClient, private readonly t: HealTargets, private readonly log: Logger, private readonly others: OvsdbClient[] = []) {}
 
   start(intervalMs = HEAL_INTERVAL_MS): void {
     this.client.cache.on('change', this.onChange);
-    this.client.on('reconnected', this.onReconnect);
+    for (const c of [this.client, ...this.others]) c.on('reconnected', this.onReconnect);
     this.timer = setInterval(() => void this.trigger(), intervalMs);
     this.timer.unref();
   }
@@ -42,7 +42,7 @@ export class OvsHealer {
   stop(): void {
     clearInterval(this.timer);
     this.client.cache.off('change', this.onChange);
-    this.client.off('reconnected', this.onReconnect);
+    for (const c of [this.client, ...this.others]) c.off('reconnected', this.onReconnect);
   }
 
   /** Coalesces: a trigger during a pass runs one more pass after it. */
@@ -62,14 +62,9 @@ export class OvsHealer {
   }
 
   private async pass(): Promise<void> {
-    await this.t.syncOverlay().catch((err) => this.log.warn({ err: String(err) }, 'heal: overlay not re-applied'));
-    for (const net of [...this.t.networks()]) {
-      if (!net.gatewayPort) continue;
-      await this.t.underNetworkLock(net.id, async () => {
-        // Deleted while we waited for the lock: nothing to heal.
-        if (![...this.t.networks()].some((n) => n.id === net.id)) return;
-        await this.t.configureGateway(net);
-      }).catch((err) => this.log.warn({ network: net.id.slice(0, 12), err: String(err) }, 'heal: gateway not re-applied'));
+    await this.t.healHost().catch((err) => this.log.warn({ err: String(err) }, 'heal: host state not re-applied'));
+    for (const id of [...this.t.networkIds()]) {
+      await this.t.healNetwork(id).catch((err) => this.log.warn({ network: id.slice(0, 12), err: String(err) }, 'heal: network state not re-applied'));
     }
   }
 }

@@ -6,7 +6,7 @@ import type { Operation } from '../ovsdb/types';
 import { InputError } from '../util/errors';
 import { Db, externalIds } from './db';
 import { kvOps, rootExternalIds } from './open-vswitch';
-import { kernelHasOvsModule } from '../driver/infra';
+import { kernelHasOvsModule } from '../backends/bridge/infra';
 
 export interface ChassisSettings {
   ovnSb: string;

@@ -5,7 +5,7 @@ import { JSONRPCErrorCode, JSONRPCErrorException, JSONRPCServer } from 'json-rpc
 import type { OvsNetworkDriver } from '../driver/network-driver';
 import type { Ipam } from '../ipam/ipam';
 import type { OverlayManager } from '../overlay/overlay';
-import type { OvnNetworks } from '../driver/ovn-network';
+import type { OvnNetworks } from '../backends/ovn/ovn-network';
 
 export const CONTROL_PATH = '/ocn/v1/rpc';
 

@@ -11,6 +11,7 @@ import { startOvsdbServer, OvsdbServer, OVN_NB_SCHEMA, VSWITCH_SCHEMA } from '..
 import { OvsdbClient } from '../../src/ovsdb/client';
 import { dbFromClient } from '../../src/daemon';
 import { NB_MONITOR } from '../../src/ovn/nb';
+import { composeBackends } from '../../src/backends/compose';
 import { OvsNetworkDriver } from '../../src/driver/network-driver';
 import { Ipam, parseAutoPoolRange, LOCAL_SPACE } from '../../src/ipam/ipam';
 import { OvsKvStore } from '../../src/ovs/kv-store';
@@ -47,7 +48,8 @@ async function driverOn(h: OvnHost) {
   const ipam = new Ipam(kv, 'ocn-test', { v4: parseAutoPoolRange('10.128.0.0/11:24', 'x'), v6: parseAutoPoolRange('fd00::/32:64', 'x') });
   let driver!: OvsNetworkDriver;
   const firewall = new Firewall('ocn-test', () => driver.firewallState(), log, { resyncMs: 0, bridgeWatchMs: 0 });
-  driver = new OvsNetworkDriver({ name: 'ocn-test', scope: 'local', db: local, links: noLinks, kv, log, ovn: h.ovn, firewall, ipam });
+  const backends = composeBackends({ name: 'ocn-test', db: local, links: noLinks, firewall, log, isOurSpace: (s) => ipam.isOurSpace(s), ovn: h.ovn });
+  driver = new OvsNetworkDriver({ name: 'ocn-test', scope: 'local', db: local, links: noLinks, kv, log, backends, firewall, ipam });
   return { driver, local, ipam };
 }
 

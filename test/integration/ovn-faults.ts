@@ -9,7 +9,7 @@ import pino from 'pino';
 import { OvsdbClient } from '../../src/ovsdb/client';
 import { dbFromClient } from '../../src/daemon';
 import { NB_MONITOR } from '../../src/ovn/nb';
-import { OvnNetworks } from '../../src/driver/ovn-network';
+import { OvnNetworks } from '../../src/backends/ovn/ovn-network';
 
 export type FaultMode = 'rejected' | 'reply-lost';
 

@@ -10,6 +10,7 @@ import { NB_MONITOR } from '../../src/ovn/nb';
 import type { PublishedPort } from '../../src/net/firewall';
 import { parseNetworkOptions } from '../../src/driver/options';
 import type { Endpoint, NetworkRecord } from '../../src/driver/model';
+import type { KnownState } from '../../src/backends/backend';
 import { LOCAL_SPACE } from '../../src/ipam/ipam';
 import { nbDiff, nbSnapshot, ovnHost } from './ovn-faults';
 
@@ -37,6 +38,8 @@ function network(id: string, sw: string, subnet: string): NetworkRecord {
   };
 }
 const endpoint = (id: string, net: NetworkRecord, ports: PublishedPort[]): Endpoint => ({ id: id.padEnd(64, '0'), networkId: net.id, hostIf: 'x', peerIf: 'y', mac: '0a:58:0a:00:00:01', macGenerated: true, ports });
+/** What a host's driver has, for its collection. */
+const known = (nets: NetworkRecord[], eps: Endpoint[]): KnownState => ({ networkIds: new Set(nets.map((n) => n.id)), endpoints: eps, endpointIds: new Set(eps.map((e) => e.id)) });
 const tcp = (hostPort: number, containerIp: string): PublishedPort => ({ proto: 'tcp', hostPort, containerIp, containerPort: 80 });
 
 test("a host's leftovers (references, VIPs) are collected; another host's rows and its own live ones stay", async () => {
@@ -58,7 +61,7 @@ test("a host's leftovers (references, VIPs) are collected; another host's rows a
   await h2.ovn.publish(lostOnH2, [], h2ep.ports);
 
   // The crash: h1 forgets `lost`, `alone` and endpoint e2; its NB rows stay.
-  const removed = await h1.ovn.collectLeftovers([live], [kept]);
+  const removed = await h1.ovn.collectLeftovers(known([live], [kept]));
   assert.deepEqual(removed.sort(), [`${lost.ovn!.ref} on switch left-lost`, `${alone.ovn!.ref} on switch left-alone`, `VIP ${EXT}:8082/tcp`].sort());
   const sw = (name: string) => [...observer.cache.table('Logical_Switch').values()].find((r) => r.name === name);
   await observer.waitFor('Logical_Switch', () => (sw('left-alone') ? undefined : true), 2000);
@@ -69,10 +72,10 @@ test("a host's leftovers (references, VIPs) are collected; another host's rows a
   const lbs = (await observer.transact([{ op: 'select', table: 'Load_Balancer', where: [], columns: ['vips'] }]))[0].rows ?? [];
   const vips = Object.assign({}, ...lbs.map((lb) => Object.fromEntries((lb.vips as ['map', [string, string][]])[1])));
   assert.deepEqual(vips, { [`${EXT}:8081`]: '10.81.0.5:80', [`${EXT}:8083`]: '10.82.0.7:80' }, "the VIPs of live publications stay, h1-x's too");
-  assert.deepEqual(await h1.ovn.collectLeftovers([live], [kept]), [], 'a second pass finds nothing');
+  assert.deepEqual(await h1.ovn.collectLeftovers(known([live], [kept])), [], 'a second pass finds nothing');
 
   // Everything of both hosts collected: the NB is as it was before them.
-  await h2.ovn.collectLeftovers([], []);
-  await h1.ovn.collectLeftovers([], []);
+  await h2.ovn.collectLeftovers(known([], []));
+  await h1.ovn.collectLeftovers(known([], []));
   assert.deepEqual(nbDiff(empty, await nbSnapshot(observer)), [], 'nothing of ours left');
 });

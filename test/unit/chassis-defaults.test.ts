@@ -1,7 +1,7 @@
 // Pure decisions for plain networks on OVN chassis: the default bridge and the tunnels' UDP ports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plainNetworkBridge } from '../../src/driver/plain-bridge';
+import { plainNetworkBridge } from '../../src/backends/bridge/plain-bridge';
 import { parseDaemonConfig } from '../../src/config';
 
 const chassis = { 'ovn-remote': 'tcp:10.0.0.1:6642', 'ovn-bridge': 'br-int' };

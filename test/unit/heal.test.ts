@@ -6,7 +6,6 @@ import pino from 'pino';
 import { restartSign, OvsHealer } from '../../src/heal/ovs-healer';
 import { StartupLoop, within } from '../../src/heal/startup';
 import type { OvsdbClient } from '../../src/ovsdb/client';
-import type { NetworkRecord } from '../../src/driver/model';
 
 const log = pino({ level: 'silent' });
 
@@ -30,23 +29,27 @@ test('start-up retries with backoff until an attempt succeeds, exposing the last
   assert.equal(loop.failure, undefined);
 });
 
-test('healing passes coalesce, skip networks without a gateway, and run again on reconnect', async () => {
+test('healing passes coalesce, heal host state then every network, and run again on reconnect', async () => {
   const client = Object.assign(new EventEmitter(), { cache: new EventEmitter() }) as unknown as OvsdbClient;
-  const nets = [{ id: 'a'.repeat(64), gatewayPort: 'ocnga' }, { id: 'b'.repeat(64) }] as NetworkRecord[];
-  let syncs = 0;
-  const gateways: string[] = [];
+  const nb = new EventEmitter() as unknown as OvsdbClient;
+  const ids = ['a'.repeat(64), 'b'.repeat(64)];
+  let hosts = 0;
+  const healed: string[] = [];
   const healer = new OvsHealer(client, {
-    networks: () => nets,
-    syncOverlay: async () => { syncs++; await new Promise((r) => setTimeout(r, 20)); },
-    configureGateway: async (net) => { gateways.push(net.gatewayPort!); },
-    underNetworkLock: (_id, fn) => fn(),
-  }, log);
+    networkIds: () => ids,
+    healHost: async () => { hosts++; await new Promise((r) => setTimeout(r, 20)); },
+    healNetwork: async (id) => { healed.push(id[0]); },
+  }, log, [nb]);
   await Promise.all([healer.trigger(), healer.trigger(), healer.trigger()]);
-  assert.equal(syncs, 2, 'one pass plus one for the triggers during it');
-  assert.deepEqual(gateways, ['ocnga', 'ocnga']);
+  assert.equal(hosts, 2, 'one pass plus one for the triggers during it');
+  assert.deepEqual(healed, ['a', 'b', 'a', 'b']);
   healer.start(60_000);
   client.emit('reconnected');
   await healer.trigger();
+  assert.ok(hosts >= 3);
+  const before = hosts;
+  (nb as unknown as EventEmitter).emit('reconnected');
+  await healer.trigger();
   healer.stop();
-  assert.ok(syncs >= 3);
+  assert.ok(hosts > before, 'an NB reconnect calls for a pass too');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assignVlan, vlanOf } from '../../src/driver/vlans';
+import { assignVlan, vlanOf } from '../../src/backends/bridge/vlans';
 import type { NetworkRecord } from '../../src/driver/model';
 import type { NetworkOptions } from '../../src/driver/options';
 

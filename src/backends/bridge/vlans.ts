@@ -1,7 +1,7 @@
 // The VLAN of each network on its bridge. A bridge is one switch: two networks on one VLAN of one
 // bridge would be one L2 domain, so every VLAN, explicit or picked, belongs to one network.
-import { ConflictError } from '../util/errors';
-import type { NetworkRecord } from './model';
+import { ConflictError } from '../../util/errors';
+import type { NetworkRecord } from '../../driver/model';
 
 /** Untagged frames: the native VLAN of an uplink trunk. */
 export const UNTAGGED = 0;

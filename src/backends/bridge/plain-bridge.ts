@@ -2,7 +2,7 @@
 // external_ids:ovn-remote) the integration bridge (external_ids:ovn-bridge, default br-int)
 // belongs to ovn-controller: it is fail-secure and holds only OVN's flows, so the ports of a
 // plain network there are black-holed. Plain networks get a bridge of their own on such a host.
-import { InputError } from '../util/errors';
+import { InputError } from '../../util/errors';
 
 export const DEFAULT_BRIDGE = 'br-int';
 /** The default bridge of plain (VLAN and overlay) networks on an OVN chassis. */

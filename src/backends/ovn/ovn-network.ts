@@ -1,24 +1,25 @@
 // The OVN side of a network: its logical switch (bound by name across hosts), router port,
 // DHCP options, and one logical switch port per endpoint. NB transactions here are separate
 // from the local OVSDB ones, so each caller undoes the NB part when the local part fails.
-import type { Db } from '../ovs/db';
-import { externalIds } from '../ovs/db';
-import type { Operation } from '../ovsdb/types';
-import { ConflictError, InputError } from '../util/errors';
-import type { Logger } from '../util/log';
-import { AddressBook } from '../ovn/address-book';
-import { deleteUnreferencedSwitchOps, dropRefOps, findSwitch, LS, refKey, stillUnreferencedOp, switchRefs } from '../ovn/logical-switch';
-import { addLspOps, deleteLspOps, findLsp, lspName, switchOfLsp } from '../ovn/logical-switch-port';
-import { detachRouterPeerOps, disconnectSwitchOps, findRouter, routerOfSwitch } from '../ovn/logical-router';
-import { deleteDhcpOps, findDhcp } from '../ovn/dhcp-options';
-import { type BindSpec, planBind } from '../ovn/bind-plan';
-import { commitPlan, lostRace, outcomeUnknown } from '../ovn/txn';
-import { nbOwned, nbRows } from '../ovn/nb';
-import { deleteNatOps, dnatAndSnatOps, externalAddress, LB_PREFIX, natRowsOf } from '../ovn/gateway';
-import { planVips, PROTOCOLS, type Protocol, type Vips, vipHolderKey } from '../ovn/published-ports';
-import type { PublishedPort } from '../net/firewall';
-import { macFor } from './mac';
-import type { Endpoint, NetworkRecord } from './model';
+import type { Db } from '../../ovs/db';
+import { externalIds } from '../../ovs/db';
+import type { Operation } from '../../ovsdb/types';
+import { ConflictError, InputError } from '../../util/errors';
+import type { Logger } from '../../util/log';
+import { AddressBook } from '../../ovn/address-book';
+import { deleteUnreferencedSwitchOps, dropRefOps, findSwitch, LS, refKey, stillUnreferencedOp, switchRefs } from '../../ovn/logical-switch';
+import { addLspOps, deleteLspOps, findLsp, lspName, switchOfLsp } from '../../ovn/logical-switch-port';
+import { detachRouterPeerOps, disconnectSwitchOps, findRouter, routerOfSwitch } from '../../ovn/logical-router';
+import { deleteDhcpOps, findDhcp } from '../../ovn/dhcp-options';
+import { type BindSpec, planBind } from '../../ovn/bind-plan';
+import { commitPlan, lostRace, outcomeUnknown } from '../../ovn/txn';
+import { nbOwned, nbRows } from '../../ovn/nb';
+import { deleteNatOps, dnatAndSnatOps, externalAddress, LB_PREFIX, natRowsOf } from '../../ovn/gateway';
+import { planVips, PROTOCOLS, type Protocol, type Vips, vipHolderKey } from '../../ovn/published-ports';
+import type { PublishedPort } from '../../net/firewall';
+import { macFor } from '../../driver/mac';
+import type { Endpoint, NetworkRecord } from '../../driver/model';
+import type { KnownState } from '../backend';
 
 export interface OvnContext {
   nb: Db;
@@ -165,17 +166,24 @@ export class OvnNetworks {
   }
 
   /**
-   * What an interrupted request or a crash left in the NB for this host, given the networks and
-   * endpoints it has: its references to switches for networks it no longer has (the last one
-   * takes the switch and what hangs on it, as a delete would), and VIPs it holds for
-   * publications none of its endpoints has. Rows of other hosts are never touched. Returns what
-   * was removed.
+   * What an interrupted request or a crash left in the NB for this host, given what it has (in
+   * flight included): logical ports of endpoints it does not have, its references to switches
+   * for networks it does not have (the last one takes the switch and what hangs on it, as a
+   * delete would), and VIPs it holds for publications none of its endpoints has. Rows of other
+   * hosts are never touched. Returns what was removed.
    */
-  async collectLeftovers(networks: Iterable<NetworkRecord>, endpoints: Iterable<Endpoint>): Promise<string[]> {
+  async collectLeftovers(known: KnownState): Promise<string[]> {
     const nb = this.ctx.nb;
     const host = this.ctx.host();
     const removed: string[] = [];
-    const refs = new Set([...networks].map((n) => n.ovn?.ref).filter((r): r is string => !!r));
+    for (const lsp of [...nbRows(nb, 'Logical_Switch_Port')]) {
+      const ids = lsp.external_ids;
+      if (!nbOwned(lsp, 'port') || ids['ocn-host'] !== host || !ids['ocn-endpoint']) continue;
+      if (known.endpointIds.has(ids['ocn-endpoint']) && known.networkIds.has(ids['ocn-network'])) continue;
+      await this.deletePort(ids['ocn-endpoint']);
+      removed.push(`logical port ${lsp.name}`);
+    }
+    const refs = new Set([...known.networkIds].map((id) => refKey(host, id)));
     const mine = refKey(host, '');
     for (const ls of [...nbRows(nb, LS)]) {
       for (const ref of switchRefs(ls)) {
@@ -186,7 +194,7 @@ export class OvnNetworks {
       }
     }
     const published = new Set<string>();
-    for (const ep of endpoints) for (const p of ep.ports) published.add(`${p.proto} ${p.hostPort} ${p.containerIp}:${p.containerPort}`);
+    for (const ep of known.endpoints) for (const p of ep.ports) published.add(`${p.proto} ${p.hostPort} ${p.containerIp}:${p.containerPort}`);
     for (const lb of [...nbRows(nb, 'Load_Balancer')]) {
       const proto = PROTOCOLS.find((x) => lb.name.endsWith(`-${x}`));
       if (!nbOwned(lb) || !proto || !lb.name.startsWith(LB_PREFIX)) continue;
@@ -203,6 +211,12 @@ export class OvnNetworks {
     }
     if (removed.length) this.ctx.log.info({ removed }, 'NB leftovers of this host collected');
     return removed;
+  }
+
+  /** Whether NB still has the network's switch with this host's reference on it. */
+  bound(net: NetworkRecord): boolean {
+    const ls = net.ovn && findSwitch(this.ctx.nb, net.ovn.switch);
+    return !!ls && net.ovn!.ref in externalIds(ls);
   }
 
   /** The endpoint's logical port, with MAC+IP port security. */
@@ -224,16 +238,4 @@ export class OvnNetworks {
     if (!lsp) return;
     await this.ctx.nb.transact(deleteLspOps(switchOfLsp(this.ctx.nb, lsp._uuid), lsp));
   }
-
-  /** Logical ports this host created whose endpoint it no longer knows (crash leftovers). */
-  strayPorts(known: Set<string>, networks: Set<string>): string[] {
-    const out: string[] = [];
-    for (const lsp of this.ctx.nb.rows('Logical_Switch_Port')) {
-      const ids = externalIds(lsp);
-      if (!nbOwned(lsp, 'port') || ids['ocn-host'] !== this.ctx.host() || !ids['ocn-endpoint']) continue;
-      if (!known.has(ids['ocn-endpoint']) || !networks.has(ids['ocn-network'])) out.push(ids['ocn-endpoint']);
-    }
-    return out;
-  }
-
 }

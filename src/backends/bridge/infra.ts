@@ -1,19 +1,19 @@
 // Per-network infrastructure on OVS: the bridge (created if missing), the uplink trunk port and
 // the gateway internal port with its addresses. Built as one transaction, undone as one.
 import * as fs from 'node:fs';
-import type { Operation } from '../ovsdb/types';
-import { Db, OWNER, OWNER_TYPE, ownedBy } from '../ovs/db';
-import { vsRows } from '../ovs/tables';
-import { createBridgeOps, findBridge, deleteBridgeOps } from '../ovs/bridge';
-import { addPortOps, deletePortOps, findPort, trunkVlanOps } from '../ovs/port';
-import { ConflictError, InputError } from '../util/errors';
-import type { LinkOps } from './links';
-import type { NetworkRecord } from './model';
-import type { Datapath } from './options';
+import type { Operation } from '../../ovsdb/types';
+import { Db, OWNER, OWNER_TYPE, ownedBy } from '../../ovs/db';
+import { vsRows } from '../../ovs/tables';
+import { createBridgeOps, findBridge, deleteBridgeOps } from '../../ovs/bridge';
+import { addPortOps, deletePortOps, findPort, trunkVlanOps } from '../../ovs/port';
+import { ConflictError, InputError } from '../../util/errors';
+import type { LinkOps } from '../../driver/links';
+import type { NetworkRecord } from '../../driver/model';
+import type { Datapath } from '../../driver/options';
 import { vlanOf } from './vlans';
-import { named } from '../ovs/wire';
-import { GATEWAY_PORT_PREFIX } from '../netlink/names';
-import { waitPortsOpen } from '../ovs/port-ready';
+import { named } from '../../ovs/wire';
+import { GATEWAY_PORT_PREFIX } from '../../netlink/names';
+import { waitPortsOpen } from '../../ovs/port-ready';
 
 /** How long ovs-vswitchd may take to create a gateway port's device. */
 const GATEWAY_READY_MS = 10_000;
@@ -80,16 +80,25 @@ export class NetworkInfra {
       }
     }
     if (needsGatewayPort(net)) {
-      const name = gatewayPortName(net.id);
-      net.gatewayPort = name;
-      if (!findPort(this.db, name)) {
-        ops.push(...addPortOps(bridgeRef, {
-          name, type: 'internal', access: vlanOf(net), mtuRequest: net.mtu,
-          externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'gateway', 'ocn-network': net.id },
-        }, 'gwport'));
-      }
+      net.gatewayPort = gatewayPortName(net.id);
+      ops.push(...this.gatewayPortOps(net, bridgeRef));
     }
     return ops;
+  }
+
+  private gatewayPortOps(net: NetworkRecord, bridge: string | ['named-uuid', string]): Operation[] {
+    const name = net.gatewayPort;
+    if (!name || findPort(this.db, name)) return [];
+    return addPortOps(bridge, {
+      name, type: 'internal', access: vlanOf(net), mtuRequest: net.mtu,
+      externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'gateway', 'ocn-network': net.id },
+    }, 'gwport');
+  }
+
+  /** The gateway port's row again, when something removed it and its bridge is still there. */
+  restoreGatewayOps(net: NetworkRecord): Operation[] {
+    const br = findBridge(this.db, net.options.bridge);
+    return br ? this.gatewayPortOps(net, br._uuid) : [];
   }
 
   /** Addresses, MTU and offloads of the gateway port, once ovs-vswitchd has created its device. */
