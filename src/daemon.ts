@@ -18,6 +18,7 @@ import type { LinkOps } from './driver/links';
 import { Ipam, parseAutoPoolRange } from './ipam/ipam';
 import { Firewall } from './net/firewall';
 import { OvsNetworkDriver } from './driver/network-driver';
+import { Registry } from './driver/registry';
 import { reconcile } from './driver/reconcile';
 import { composeBackends } from './backends/compose';
 import { listenPluginSocket } from './server/plugin-server';
@@ -95,15 +96,15 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     v4: parseAutoPoolRange(config.defaultPools, '--default-pools'),
     v6: parseAutoPoolRange(config.defaultPools6, '--default-pools6'),
   });
-  let driver!: OvsNetworkDriver;
-  const firewall = new Firewall(config.name, () => driver.firewallState(), log.child({ component: 'firewall' }));
+  const registry = new Registry();
+  const firewall = new Firewall(config.name, () => registry.firewallState(), log.child({ component: 'firewall' }));
   const nbClient = config.ovnNb
     ? new OvsdbClient({ remote: config.ovnNb, database: 'OVN_Northbound', monitor: NB_MONITOR, logger: log.child({ component: 'ovn-nb' }), ssl: sslFiles(config, 'ovnNb'), requestTimeoutMs: config.ovsdbTimeoutMs, offlineWaitMs: config.ovsdbTimeoutMs })
     : undefined;
   const hostId = (): string => root.snapshot['system-id'] || config.systemId || os.hostname();
   const nb = nbClient && new ConnectionState(nbClient);
   const ovn = nbClient ? new OvnNetworks({ nb: namingDb(dbFromClient(nbClient), nb!, `OVN NB at ${config.ovnNb}`), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
-  const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => driver.networks.values(), log.child({ component: 'overlay' }), { geneve: config.overlayGenevePort, vxlan: config.overlayVxlanPort });
+  const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => registry.networks.values(), log.child({ component: 'overlay' }), { geneve: config.overlayGenevePort, vxlan: config.overlayVxlanPort });
   const configuredPeers = (): string[] | undefined => {
     if (config.peersFile) return parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
     return config.peers ? parsePeers(config.peers) : undefined;
@@ -112,7 +113,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     name: config.name, db, links, firewall, log, isOurSpace: (s) => ipam.isOurSpace(s),
     overlay, underlayMtu: config.underlayMtu, ovn, nbOnline: () => !!nb?.online, ovnPortTimeoutMs: config.ovnPortTimeoutMs,
   });
-  driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, backends, hostSettings: () => root.refresh() });
+  const driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, registry, backends, hostSettings: () => root.refresh() });
 
   const localDb = new ConnectionState(client);
   let firewallApplied = false;

@@ -2,7 +2,7 @@
 // Every handler is idempotent (dockerd re-sends a request after a dropped connection) and
 // undoes what it did when it fails, so a failed request leaves nothing behind.
 import type * as P from '../protocol/network';
-import type { FirewallState, PublishedPort } from '../net/firewall';
+import type { PublishedPort } from '../net/firewall';
 import { chainNames, type Firewall } from '../net/firewall';
 import { boundPorts, dnatPorts, portKey } from '../net/host-ports';
 import type { Ipam } from '../ipam/ipam';
@@ -22,6 +22,7 @@ import { parseNetworkOptions } from './options';
 import { publishedPorts } from './ports';
 import { parseCidr } from '../ipam/cidr';
 import type { Backends, KnownState } from '../backends/backend';
+import type { Registry } from './registry';
 
 export interface DriverDeps {
   name: string;
@@ -32,6 +33,8 @@ export interface DriverDeps {
   ipam: Ipam;
   firewall: Firewall;
   log: Logger;
+  /** The networks and endpoints this driver keeps (others read them). */
+  registry: Registry;
   /** What each kind of network builds: chosen per network from its record. */
   backends: Backends;
   /** The host's OVS settings (the root row's external_ids: ovn-bridge, ovn-encap-type...), read now. */
@@ -45,10 +48,10 @@ const ok = (): P.Empty => ({});
 const short = (id: string) => id.slice(0, 12);
 
 export class OvsNetworkDriver implements P.NetworkDriver {
-  readonly networks = new Map<string, NetworkRecord>();
-  readonly endpoints = new Map<string, Endpoint>();
+  readonly networks: Map<string, NetworkRecord>;
+  readonly endpoints: Map<string, Endpoint>;
   /** Every endpoint's durable record, including creations that never finished (see model.ts). */
-  readonly intents = new Map<string, EndpointIntent>();
+  readonly intents: Map<string, EndpointIntent>;
   private readonly lock = new KeyedMutex();
   /** Networks being created: their VLANs are taken already. */
   private readonly creating = new Map<string, NetworkRecord>();
@@ -61,6 +64,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   }
 
   constructor(private readonly d: DriverDeps) {
+    ({ networks: this.networks, endpoints: this.endpoints, intents: this.intents } = d.registry);
     this.netPrefix = `ocn.${d.name}.net.`;
   }
 
@@ -91,24 +95,6 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const ep = endpointFromIds(String(row.name), externalIds(row));
       if (ep) this.endpoints.set(ep.id, ep);
     }
-  }
-
-  firewallState(): FirewallState {
-    const s: FirewallState = { v4: { networks: [], ports: [] }, v6: { networks: [], ports: [] } };
-    for (const n of this.networks.values()) {
-      if (!n.gatewayPort) continue;
-      const v4 = n.ipv4.filter((d) => d.Gateway).map((d) => d.Pool);
-      const v6 = n.ipv6.filter((d) => d.Gateway).map((d) => d.Pool);
-      const net = { id: n.id, gateway: n.gatewayPort, tenant: n.options.tenantId };
-      if (v4.length) s.v4.networks.push({ ...net, subnets: v4 });
-      if (v6.length) s.v6.networks.push({ ...net, subnets: v6 });
-    }
-    for (const ep of this.endpoints.values()) {
-      const net = this.networks.get(ep.networkId);
-      if (!net || this.d.backends.find(net)?.publishing(net) !== 'host') continue;
-      for (const p of ep.ports) (p.containerIp.includes(':') ? s.v6 : s.v4).ports.push(p);
-    }
-    return s;
   }
 
   async getCapabilities(): Promise<P.CapabilitiesResponse> {

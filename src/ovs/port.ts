@@ -23,11 +23,14 @@ export interface PortSpec {
   trunks?: number[];
   externalIds: Record<string, string>;
   mtuRequest?: number;
+  /** An internal port's MAC (unset: OVS picks a random one each time it makes the device). */
+  mac?: string;
 }
 
 export function addPortOps(bridge: string | ['named-uuid', string], spec: PortSpec, ref = 'newport'): Operation[] {
   const iface: WireRow = { name: spec.name, type: spec.type, external_ids: map(spec.externalIds) };
   if (spec.mtuRequest) iface.mtu_request = spec.mtuRequest;
+  if (spec.mac) iface.mac = spec.mac;
   const port: WireRow = { name: spec.name, interfaces: named(`${ref}_if`), external_ids: map(spec.externalIds) };
   if (spec.access !== undefined) {
     port.tag = spec.access;

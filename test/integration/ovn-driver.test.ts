@@ -13,6 +13,7 @@ import { dbFromClient } from '../../src/daemon';
 import { NB_MONITOR } from '../../src/ovn/nb';
 import { composeBackends } from '../../src/backends/compose';
 import { OvsNetworkDriver } from '../../src/driver/network-driver';
+import { Registry } from '../../src/driver/registry';
 import { Ipam, parseAutoPoolRange, LOCAL_SPACE } from '../../src/ipam/ipam';
 import { OvsKvStore } from '../../src/ovs/kv-store';
 import { RootExternalIds } from '../../src/ovs/open-vswitch';
@@ -46,10 +47,10 @@ async function driverOn(h: OvnHost) {
   const local = new FaultyDb(dbFromClient(await client(localServer, 'Open_vSwitch')));
   const kv = new OvsKvStore(local, new RootExternalIds(local));
   const ipam = new Ipam(kv, 'ocn-test', { v4: parseAutoPoolRange('10.128.0.0/11:24', 'x'), v6: parseAutoPoolRange('fd00::/32:64', 'x') });
-  let driver!: OvsNetworkDriver;
-  const firewall = new Firewall('ocn-test', () => driver.firewallState(), log, { resyncMs: 0, bridgeWatchMs: 0 });
+  const registry = new Registry();
+  const firewall = new Firewall('ocn-test', () => registry.firewallState(), log, { resyncMs: 0, bridgeWatchMs: 0 });
   const backends = composeBackends({ name: 'ocn-test', db: local, links: noLinks, firewall, log, isOurSpace: (s) => ipam.isOurSpace(s), ovn: h.ovn });
-  driver = new OvsNetworkDriver({ name: 'ocn-test', scope: 'local', db: local, links: noLinks, kv, log, backends, firewall, ipam });
+  const driver = new OvsNetworkDriver({ name: 'ocn-test', scope: 'local', db: local, links: noLinks, kv, log, registry, backends, firewall, ipam });
   return { driver, local, ipam };
 }
 

@@ -12,6 +12,7 @@ import type { NetworkRecord } from '../../driver/model';
 import type { Datapath } from '../../driver/options';
 import { vlanOf } from './vlans';
 import { named } from '../../ovs/wire';
+import { macFor } from '../../driver/mac';
 import { GATEWAY_PORT_PREFIX } from '../../netlink/names';
 import { waitPortsOpen } from '../../ovs/port-ready';
 
@@ -89,8 +90,10 @@ export class NetworkInfra {
   private gatewayPortOps(net: NetworkRecord, bridge: string | ['named-uuid', string]): Operation[] {
     const name = net.gatewayPort;
     if (!name || findPort(this.db, name)) return [];
+    // A stable MAC: a gateway port made again (its row lost) keeps the one in its containers' ARP caches.
+    const mac = macFor(net.ipv4.find((d) => d.Gateway)?.Gateway, net.ipv6.find((d) => d.Gateway)?.Gateway, net.id);
     return addPortOps(bridge, {
-      name, type: 'internal', access: vlanOf(net), mtuRequest: net.mtu,
+      name, type: 'internal', access: vlanOf(net), mtuRequest: net.mtu, mac,
       externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'gateway', 'ocn-network': net.id },
     }, 'gwport');
   }

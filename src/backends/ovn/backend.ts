@@ -147,10 +147,12 @@ export class OvnBackend implements NetworkBackend {
     if (this.d.ovn.bound(net)) return;
     this.d.log.info({ network: net.id.slice(0, 12), switch: net.options.ovn!.switch }, 'OVN switch or its reference missing in NB: binding again');
     await this.d.ovn.bind(net);
+    await this.d.ovn.reReserve(net, net.ipv4.find((d) => d.Gateway)?.Gateway, 'gw');
   }
 
-  /** A logical port NB lost: ovn-controller binds it to the endpoint's unchanged OVS port again. */
+  /** A logical port (and address reservation) NB lost: ovn-controller binds it to the endpoint's unchanged OVS port again. */
   async healEndpoint(net: NetworkRecord, ep: Endpoint): Promise<void> {
+    await this.d.ovn.reReserve(net, ep.ipv4, 'ep');
     await this.d.ovn.addPort(net, ep);
   }
 

@@ -6,7 +6,7 @@ import { externalIds } from '../../ovs/db';
 import type { Operation } from '../../ovsdb/types';
 import { ConflictError, InputError } from '../../util/errors';
 import type { Logger } from '../../util/log';
-import { AddressBook } from '../../ovn/address-book';
+import { ADDR_PREFIX, AddressBook } from '../../ovn/address-book';
 import { deleteUnreferencedSwitchOps, dropRefOps, findSwitch, LS, refKey, stillUnreferencedOp, switchRefs } from '../../ovn/logical-switch';
 import { addLspOps, deleteLspOps, findLsp, lspName, switchOfLsp } from '../../ovn/logical-switch-port';
 import { detachRouterPeerOps, disconnectSwitchOps, findRouter, routerOfSwitch } from '../../ovn/logical-router';
@@ -211,6 +211,19 @@ export class OvnNetworks {
     }
     if (removed.length) this.ctx.log.info({ removed }, 'NB leftovers of this host collected');
     return removed;
+  }
+
+  /**
+   * Reserves again, after NB lost them with the switch, the addresses this host holds (its
+   * endpoint's and the network's gateway), so other hosts do not hand them out. An address
+   * another host took meanwhile is reported: two containers now share it.
+   */
+  async reReserve(net: NetworkRecord, ip: string | undefined, role: 'gw' | 'ep'): Promise<void> {
+    const addr = ip?.split('/')[0];
+    if (!addr) return;
+    const ls = findSwitch(this.ctx.nb, net.ovn!.switch);
+    if (!ls || externalIds(ls)[ADDR_PREFIX + addr] !== undefined) return;
+    if (!(await this.book(net).reserve(addr, role))) this.ctx.log.error({ network: net.id.slice(0, 12), address: addr }, 'address taken by another host while NB had lost its reservation: two containers now share it');
   }
 
   /** Whether NB still has the network's switch with this host's reference on it. */
