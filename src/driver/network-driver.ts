@@ -14,6 +14,7 @@ import { findBridge } from '../ovs/bridge';
 import { addPortOps, undoAddPortOps, deletePortOps, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
 import { vethNames } from '../netlink/names';
 import { ConflictError, InputError } from '../util/errors';
+import { OvsdbConnectionError } from '../ovsdb/errors';
 import { KeyedMutex } from '../util/keyed-mutex';
 import type { LinkOps } from './links';
 import { DEFAULT_MTU, EP, Endpoint, EndpointIntent, NetworkRecord, endpointFromIds, endpointIntentPrefix, endpointToIds } from './model';
@@ -169,11 +170,10 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       await this.d.db.transact([...ops, ...this.d.kv.ops({ set: { [this.netPrefix + rec.id]: JSON.stringify(rec) } })]);
     } catch (err) {
       this.networks.delete(rec.id);
+      void rules?.catch(() => undefined); // superseded: the next load is the set without it
+      if (err instanceof OvsdbConnectionError && (await this.undoCreateOfUnknownOutcome(rec))) throw err;
       const undo = (what: string) => (e: unknown) => this.d.log.warn({ network: short(rec.id), err: String(e) }, `${what} not undone`);
-      if (rules) {
-        void rules.catch(() => undefined); // superseded: the next load is the set without it
-        await this.d.firewall.apply().catch(undo('firewall rules'));
-      }
+      if (rules) await this.d.firewall.apply().catch(undo('firewall rules'));
       await backend.abandon(rec).catch(undo(`${backend.kind} part`));
       throw err;
     }
@@ -189,6 +189,26 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       this.d.log.warn({ network: short(rec.id), err: String(err) }, 'network create failed, rolling back');
       await this.removeNetwork(rec);
       throw err;
+    }
+  }
+
+  /**
+   * The connection died before the create's reply: it may have committed (rows and record), so
+   * once an answered transaction shows the cache has caught up, the network is removed as a
+   * delete would. False when that could not be done either (the caller then undoes what it can).
+   */
+  private async undoCreateOfUnknownOutcome(rec: NetworkRecord): Promise<boolean> {
+    try {
+      // ovsdb-server sends a commit's monitor updates before its reply: after any answered
+      // transaction the cache holds every earlier commit of ours.
+      await this.d.db.transact([]);
+      this.networks.set(rec.id, rec);
+      await this.removeNetwork(rec);
+      return true;
+    } catch (e) {
+      this.networks.delete(rec.id);
+      this.d.log.warn({ network: short(rec.id), err: String(e) }, 'a create whose outcome is unknown could not be undone: its record may stay until a retry of the create or a delete');
+      return false;
     }
   }
 

@@ -125,9 +125,7 @@ for (const shared of [false, true]) {
           }
           for (const d of nbDiff(was, await nbSnapshot(observer))) problems.push(`${at}: left ${d}`);
           if (driver.networks.has(req.NetworkID)) problems.push(`${at}: the driver still knows the network`);
-          // Not asserted: a lost reply to the local transaction itself leaves the record (the
-          // driver's local rollback assumes a failed transaction did not commit).
-          if (recorded(req.NetworkID) && !(db === 'local' && mode === 'reply-lost')) problems.push(`${at}: the network is still recorded locally`);
+          if (recorded(req.NetworkID)) problems.push(`${at}: the network is still recorded locally`);
         }
       }
     }
