@@ -5,11 +5,11 @@
 // exactly one contender wins, with no retry loop for the winner.
 import * as crypto from 'node:crypto';
 import type { Db } from '../ovs/db';
-import { externalIds } from '../ovs/db';
+import { ADDR_PREFIX, externalIds } from '../model/owner-ids';
 import { byUuid, map } from '../ovs/wire';
 import { findSwitch, LS } from './logical-switch';
 
-export const ADDR_PREFIX = 'ocn-ip-';
+export { ADDR_PREFIX };
 
 export class AddressBook {
   constructor(private readonly nb: Db, readonly switchName: string, private readonly host: string) {}

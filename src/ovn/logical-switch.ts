@@ -2,12 +2,12 @@
 // aborts the transaction if another host created the switch first; the caller then binds to it.
 import type { Operation, Row } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
-import { externalIds } from '../ovs/db';
+import { externalIds, KEY, REF_PREFIX } from '../model/owner-ids';
 import { byUuid, map, mapDelete, mapPut } from '../ovs/wire';
 import { type NbRow, nbByName, owner } from './nb';
 
 export const LS = 'Logical_Switch';
-export const REF_PREFIX = 'ocn-ref-';
+export { REF_PREFIX };
 
 export function findSwitch(nb: Db, name: string): NbRow<'Logical_Switch'> | undefined {
   return nbByName(nb, LS, name);
@@ -25,7 +25,7 @@ export function switchRefs(row: Row): string[] {
 export function createSwitchOps(name: string, subnet: string, ref: string, uuidName = 'newls'): Operation[] {
   return [
     { op: 'wait', table: LS, where: [['name', '==', name]], columns: ['name'], until: '==', rows: [], timeout: 0 },
-    { op: 'insert', table: LS, 'uuid-name': uuidName, row: { name, external_ids: map(owner('switch', { 'ocn-subnet': subnet, [ref]: '1' })) } },
+    { op: 'insert', table: LS, 'uuid-name': uuidName, row: { name, external_ids: map(owner('switch', { [KEY.subnet]: subnet, [ref]: '1' })) } },
   ];
 }
 
