@@ -11,7 +11,7 @@ import { ConflictError } from '../util/errors';
 import { addRefOps, createSwitchOps, findSwitch, LS } from './logical-switch';
 import { connectSwitchOps, createRouterOps, findRouter, LR, LRP, routerPortName } from './logical-router';
 import { createGatewayOps, externalAddress, externalSwitchName, findGatewayPort, natRowsOf, snatOps, type GatewaySpec } from './gateway';
-import { createDhcpOps, DHCP, findDhcp, type DhcpSpec } from './dhcp-options';
+import { createDhcpOps, DHCP, dhcpIds, findDhcp, type DhcpSpec } from './dhcp-options';
 import { absentOp, presentOp, type RowRef } from './txn';
 import { nbByName } from './nb';
 
@@ -78,5 +78,6 @@ function planTopology(nb: Db, s: BindSpec): Operation[] {
 /** DHCP options are per switch, whichever router (if any) it has. */
 function planDhcp(nb: Db, switchName: string, spec: DhcpSpec | undefined): Operation[] {
   if (!spec || findDhcp(nb, switchName)) return [];
-  return [absentOp(DHCP, [['external_ids', 'includes', map({ [KEY.switch]: switchName })]]), ...createDhcpOps(switchName, spec)];
+  // The same rows findDhcp looks for: ours, for this switch (another host may create them now).
+  return [absentOp(DHCP, [['external_ids', 'includes', map(dhcpIds(switchName))]]), ...createDhcpOps(switchName, spec)];
 }

@@ -18,6 +18,11 @@ export interface DhcpSpec {
   mtu: number;
 }
 
+/** The ids of a switch's DHCP options: ours, and which switch they serve. */
+export function dhcpIds(switchName: string): Record<string, string> {
+  return owner('dhcp', { [KEY.switch]: switchName });
+}
+
 export function findDhcp(nb: Db, switchName: string): NbRow<'DHCP_Options'> | undefined {
   return nbOwnedRows(nb, DHCP, 'dhcp').find((r) => r.external_ids[KEY.switch] === switchName);
 }
@@ -36,7 +41,7 @@ export function dhcpOptions(s: DhcpSpec): Record<string, string> {
 }
 
 export function createDhcpOps(switchName: string, s: DhcpSpec, uuidName = 'newdhcp'): Operation[] {
-  return [{ op: 'insert', table: DHCP, 'uuid-name': uuidName, row: { cidr: s.cidr, options: map(dhcpOptions(s)), external_ids: map(owner('dhcp', { [KEY.switch]: switchName })) } }];
+  return [{ op: 'insert', table: DHCP, 'uuid-name': uuidName, row: { cidr: s.cidr, options: map(dhcpOptions(s)), external_ids: map(dhcpIds(switchName)) } }];
 }
 
 export function deleteDhcpOps(row: Row | undefined): Operation[] {
