@@ -135,12 +135,15 @@ test('owner index against a scan at 1,000 rows (figures in the log, not asserted
   const owners = new OwnerIndexes(cache);
   const scanning = { transact: async () => [], rows: (table: string) => cache.table(table).values(), waitFor: async () => undefined as never };
   const indexed = { ...scanning, byOwner: (table: string, o: string, ty?: LocalOwnerType | NbOwnerType) => owners.find(table, o, ty) };
+  // The best of 15 rounds of 200 lookups: the machine is shared, the other rounds measure it.
   const perLookupUs = (db: Db, type: LocalOwnerType, expect: number): number => {
-    const n = 2000;
-    for (let i = 0; i < 200; i++) findOwned(db, 'Port', 'ocn-a', type); // warm up
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) assert.equal(findOwned(db, 'Port', 'ocn-a', type).length, expect);
-    return Number(process.hrtime.bigint() - t0) / 1000 / n;
+    let best = Infinity;
+    for (let round = 0; round < 15; round++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < 200; i++) assert.equal(findOwned(db, 'Port', 'ocn-a', type).length, expect);
+      best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1000 / 200);
+    }
+    return best;
   };
   for (const [type, expect, what] of [['uplink', 4, 'the 4 tunnel ports'], ['endpoint', 1000, 'the 1,000 endpoints']] as const) {
     const scan = perLookupUs(scanning, type, expect);
