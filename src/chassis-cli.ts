@@ -4,6 +4,8 @@ import { OvsdbClient } from './ovsdb/client';
 import { dbFromClient } from './daemon';
 import { chassisSetupOps, chassisStatus, chassisIds } from './ovs/chassis';
 import { rootExternalIds } from './ovs/open-vswitch';
+import { findByName } from './ovs/db';
+import type { OpenVSwitchTables } from './model/vswitch';
 import { InputError } from './util/errors';
 
 
@@ -39,7 +41,10 @@ async function connect(remote: string, database: string, monitor: Record<string,
   return c;
 }
 
-const LOCAL_MONITOR = { Open_vSwitch: { columns: ['external_ids'] }, Bridge: { columns: ['name'] }, Interface: { columns: ['name', 'type', 'external_ids'] } };
+// What chassisStatus and rootExternalIds read: the root row's external_ids too, unlike the daemon.
+const LOCAL_MONITOR = {
+  Open_vSwitch: { columns: ['external_ids'] }, Bridge: { columns: ['name'] }, Interface: { columns: ['name', 'type', 'external_ids'] },
+} satisfies { [T in keyof OpenVSwitchTables]?: { columns: (keyof OpenVSwitchTables[T])[] } };
 
 export async function chassisMain(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const [sub, ...rest] = argv;
@@ -70,7 +75,7 @@ export async function chassisMain(argv: string[], env: NodeJS.ProcessEnv): Promi
     if (st.ovnRemote && st.systemId) {
       try {
         const sb = await connect(st.ovnRemote, 'OVN_Southbound', { Chassis: { columns: ['name', 'hostname', 'encaps'] } }, 3000);
-        registered = [...sb.cache.table('Chassis').values()].some((r) => r.name === st.systemId);
+        registered = findByName(dbFromClient(sb), 'Chassis', st.systemId) !== undefined;
         sb.close();
       } catch (err) {
         sbError = String(err instanceof Error ? err.message : err);

@@ -8,7 +8,7 @@ import { createLogger, Logger } from './util/log';
 import { OvsdbClient } from './ovsdb/client';
 import type { Row } from './ovsdb/types';
 import type { Db } from './ovs/db';
-import { NameIndexes } from './model/row-index';
+import { NameIndexes, OwnerIndexes } from './model/row-index';
 import { VSWITCH_MONITOR } from './ovs/tables';
 import { OvsKvStore } from './ovs/kv-store';
 import { LinkManager } from './netlink/links';
@@ -40,11 +40,13 @@ export { VSWITCH_MONITOR };
 
 export function dbFromClient(client: OvsdbClient): Db {
   const names = new NameIndexes(client.cache);
+  const owners = new OwnerIndexes(client.cache);
   return {
     transact: (ops) => client.transact(ops),
     rows: (table) => client.cache.table(table).values(),
     waitFor: <T>(table: string, pred: (row: Row) => T | undefined, ms: number) => client.waitFor(table, pred, ms),
     byName: (table, name) => names.find(table, name),
+    byOwner: (table, owner, type) => owners.find(table, owner, type),
   };
 }
 

@@ -43,19 +43,9 @@ export interface Endpoint {
 
 export const DEFAULT_MTU = 1500;
 
-/** external_ids keys on an endpoint's Port and Interface. */
-export const EP = {
-  network: 'ocn-network',
-  endpoint: 'ocn-endpoint',
-  sandbox: 'ocn-sandbox',
-  ipv4: 'ocn-ip',
-  ipv6: 'ocn-ip6',
-  mac: 'ocn-mac',
-  peer: 'ocn-peer',
-  tenant: 'ocn-tenant',
-  ports: 'ocn-ports',
-  macGenerated: 'ocn-mac-generated',
-} as const;
+/** external_ids keys on an endpoint's Port and Interface (owner-ids.ts names every key we write). */
+export { EP } from '../model/owner-ids';
+import { EP } from '../model/owner-ids';
 
 export function endpointToIds(ep: Endpoint, net: NetworkRecord): Record<string, string> {
   const ids: Record<string, string> = {

@@ -9,7 +9,8 @@ import type { Ipam } from '../ipam/ipam';
 import type { KvStore } from '../state/kv';
 import type { Logger } from '../util/log';
 import type { Operation } from '../ovsdb/types';
-import { Db, OWNER, OWNER_TYPE, externalIds, ownedBy } from '../ovs/db';
+import type { Db } from '../ovs/db';
+import { localOwner } from '../model/owner-ids';
 import { findBridge } from '../ovs/bridge';
 import { addPortOps, undoAddPortOps, deletePortOps, interfacesOwnedBy, setInterfaceExternalIdsOps } from '../ovs/port';
 import { vethNames } from '../netlink/names';
@@ -91,9 +92,8 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const rec = JSON.parse(v) as NetworkRecord;
       this.networks.set(rec.id, rec);
     }
-    for (const row of interfacesOwnedBy(this.d.db, this.d.name)) {
-      if (!ownedBy(row, this.d.name, 'endpoint')) continue;
-      const ep = endpointFromIds(String(row.name), externalIds(row));
+    for (const row of interfacesOwnedBy(this.d.db, this.d.name, 'endpoint')) {
+      const ep = endpointFromIds(row.name, row.external_ids);
       if (ep) this.endpoints.set(ep.id, ep);
     }
   }
@@ -301,7 +301,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
           await this.d.links.createVethPair(veth);
         }
         const port = await backend.attach(net, ep);
-        const ids: Record<string, string> = { [OWNER]: this.d.name, [OWNER_TYPE]: 'endpoint', ...endpointToIds(ep, net), ...port.externalIds };
+        const ids = localOwner(this.d.name, 'endpoint', { ...endpointToIds(ep, net), ...port.externalIds });
         const addPort = async () => {
           const results = await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', access: port.access, externalIds: ids }));
           undoPort = undoAddPortOps(bridge._uuid, results);

@@ -2,6 +2,7 @@
 // lookup costs a map access instead of a scan of the table (thousands of ports on a busy host).
 import type { Row } from '../ovsdb/types';
 import type { RowChange } from '../ovsdb/cache';
+import { type LocalOwnerType, type NbOwnerType, ownerKeys, ownerLookupKey } from './owner-ids';
 
 /** What an index needs of a cache: its rows and its change events. */
 export interface ChangeSource {
@@ -57,18 +58,48 @@ export class RowIndex {
   }
 }
 
-/** One name index per table, made on the first lookup in that table. */
-export class NameIndexes {
+/** One index per table, each made on the first lookup in its table. */
+class IndexPerTable {
   private readonly indexes = new Map<string, RowIndex>();
 
-  constructor(private readonly source: ChangeSource) {}
+  constructor(private readonly source: ChangeSource, private readonly keysOf: (row: Row) => readonly (string | undefined)[]) {}
 
-  find(table: string, name: string): Row | undefined {
+  of(table: string): RowIndex {
     let index = this.indexes.get(table);
     if (!index) {
-      index = new RowIndex(this.source, table, (row) => [typeof row.name === 'string' ? row.name : undefined]);
+      index = new RowIndex(this.source, table, this.keysOf);
       this.indexes.set(table, index);
     }
-    return index.first(name);
+    return index;
+  }
+}
+
+/** Rows by name, per table. */
+export class NameIndexes {
+  private readonly tables: IndexPerTable;
+
+  constructor(source: ChangeSource) {
+    this.tables = new IndexPerTable(source, (row) => [typeof row.name === 'string' ? row.name : undefined]);
+  }
+
+  find(table: string, name: string): Row | undefined {
+    return this.tables.of(table).first(name);
+  }
+}
+
+/**
+ * Rows by owner (and owner type), per table: a daemon's endpoints, its tunnel ports, the
+ * product's NB rows of one kind, without reading every row of the table.
+ */
+export class OwnerIndexes {
+  private readonly tables: IndexPerTable;
+
+  constructor(source: ChangeSource) {
+    this.tables = new IndexPerTable(source, ownerKeys);
+  }
+
+  /** Every row of `table` owned by `owner` (of that type, when given). */
+  find(table: string, owner: string, type?: LocalOwnerType | NbOwnerType): Row[] {
+    return this.tables.of(table).all(ownerLookupKey(owner, type));
   }
 }

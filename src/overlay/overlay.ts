@@ -3,9 +3,11 @@
 // mapping each network's local VLAN to its VNI.
 import { isIPv4 } from 'node:net';
 import type { Operation } from '../ovsdb/types';
-import { Db, OWNER, OWNER_TYPE, externalIds, findByName } from '../ovs/db';
-import { createBridgeOps, findBridge } from '../ovs/bridge';
-import { addPortOps, deletePortOps } from '../ovs/port';
+import { type Db, localOwner, ownedBy } from '../ovs/db';
+import { KEY } from '../model/owner-ids';
+import { createBridgeOps, deleteBridgeOps, findBridge } from '../ovs/bridge';
+import { addPortOps, deletePortOps, findPort, interfacesOwnedBy } from '../ovs/port';
+import { vsOwned } from '../ovs/tables';
 import { named, map, set } from '../ovs/wire';
 import type { KvStore } from '../state/kv';
 import type { Logger } from '../util/log';
@@ -30,8 +32,6 @@ export function autoVni(networkId: string): number {
 
 /** UDP port of the plain overlays' tunnels, per type (--overlay-geneve-port, --overlay-vxlan-port). */
 export type TunnelUdpPorts = Record<OverlayType, number>;
-/** external_ids key of a tunnel Interface: the UDP port it was made with. */
-const TUNNEL_PORT_ID = 'ocn-dst-port';
 /** How long ovs-vswitchd may take to open the tunnel and patch ports. */
 const PORTS_READY_MS = 5000;
 
@@ -141,8 +141,8 @@ export class OverlayManager {
         const br = findBridge(this.db, bridge);
         if (!br) continue;
         opened.push(onTun, onBridge);
-        if (!findByName(this.db, 'Port', onTun)) {
-          const owner = { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink' };
+        if (!findPort(this.db, onTun)) {
+          const owner = localOwner(this.driver, 'uplink');
           ops.push(...addPortOps(tunRef, { name: onTun, type: '', externalIds: owner }, `pt${k}`));
           ops.push(...addPortOps(br._uuid, { name: onBridge, type: '', externalIds: owner }, `pb${k}`));
           // Interface type/options cannot go through PortSpec: patch peers are set right after.
@@ -158,24 +158,22 @@ export class OverlayManager {
       let j = 0;
       for (const t of wantTunnels.values()) {
         opened.push(t.name);
-        if (findByName(this.db, 'Port', t.name)) continue;
-        const ids = { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink', 'ocn-peer-ip': t.remote, [TUNNEL_PORT_ID]: String(t.dstPort) };
+        if (findPort(this.db, t.name)) continue;
+        const ids = localOwner(this.driver, 'uplink', { [KEY.peerIp]: t.remote, [KEY.dstPort]: String(t.dstPort) });
         ops.push(...addPortOps(tunRef, { name: t.name, type: '', externalIds: ids }, `tn${j++}`));
         ops.push({ op: 'update', table: 'Interface', where: [['name', '==', t.name]], row: { type: t.type, options: map({ remote_ip: t.remote, key: 'flow', dst_port: String(t.dstPort) }), bfd: map({ enable: 'true' }) } });
       }
     }
     // Tunnels to peers no longer wanted, patches to bridges without overlay networks.
-    for (const p of this.db.rows('Port')) {
-      const ids = externalIds(p);
-      if (ids[OWNER] !== this.driver) continue;
-      const name = String(p.name);
-      if (ids['ocn-peer-ip'] && !wantTunnels.has(name)) ops.push(...deletePortOps(this.db, name));
+    for (const p of vsOwned(this.db, 'Port', this.driver, 'uplink')) {
+      const name = p.name;
+      if (p.external_ids[KEY.peerIp] && !wantTunnels.has(name)) ops.push(...deletePortOps(this.db, name));
       if (name.startsWith('ocnq') && !wantPatches.has(name)) ops.push(...deletePortOps(this.db, name));
       if (name.startsWith('ocnp') && ![...wantPatches.values()].some((w) => patchNames(w.bridge).onBridge === name)) ops.push(...deletePortOps(this.db, name));
     }
     if (!nets.length) {
       const tb = findBridge(this.db, TUN_BRIDGE);
-      if (tb && externalIds(tb)[OWNER] === this.driver) ops.push({ op: 'mutate', table: 'Open_vSwitch', where: [], mutations: [['bridges', 'delete', ['set', [['uuid', tb._uuid]]]]] });
+      if (tb && ownedBy(tb, this.driver, 'bridge')) ops.push(...deleteBridgeOps(tb._uuid));
     }
     if (ops.length) await this.db.transact(ops);
     if (!nets.length) return;
@@ -213,14 +211,15 @@ export class OverlayManager {
 
   status(): TunnelStatus[] {
     const out: TunnelStatus[] = [];
-    for (const i of this.db.rows('Interface')) {
-      const ids = externalIds(i);
-      if (ids[OWNER] !== this.driver || !ids['ocn-peer-ip']) continue;
+    for (const i of interfacesOwnedBy(this.db, this.driver, 'uplink')) {
+      const ids = i.external_ids;
+      const remote = ids[KEY.peerIp];
+      if (!remote) continue;
       out.push({
-        name: String(i.name), type: String(i.type), remote: ids['ocn-peer-ip'],
-        ofport: typeof i.ofport === 'number' ? i.ofport : undefined,
-        dstPort: ids[TUNNEL_PORT_ID] ? Number(ids[TUNNEL_PORT_ID]) : undefined,
-        bfd: (i.bfd_status ?? {}) as Record<string, string>,
+        name: i.name, type: i.type, remote,
+        ofport: i.ofport,
+        dstPort: ids[KEY.dstPort] ? Number(ids[KEY.dstPort]) : undefined,
+        bfd: i.bfd_status,
       });
     }
     return out;

@@ -5,11 +5,11 @@
 // exactly one contender wins, with no retry loop for the winner.
 import * as crypto from 'node:crypto';
 import type { Db } from '../ovs/db';
-import { externalIds } from '../ovs/db';
+import { ADDR_PREFIX } from '../model/owner-ids';
 import { byUuid, map } from '../ovs/wire';
 import { findSwitch, LS } from './logical-switch';
 
-export const ADDR_PREFIX = 'ocn-ip-';
+export { ADDR_PREFIX };
 
 export class AddressBook {
   constructor(private readonly nb: Db, readonly switchName: string, private readonly host: string) {}
@@ -18,7 +18,7 @@ export class AddressBook {
   taken(): Set<string> {
     const ls = findSwitch(this.nb, this.switchName);
     const out = new Set<string>();
-    if (ls) for (const k of Object.keys(externalIds(ls))) if (k.startsWith(ADDR_PREFIX)) out.add(k.slice(ADDR_PREFIX.length));
+    if (ls) for (const k of Object.keys(ls.external_ids)) if (k.startsWith(ADDR_PREFIX)) out.add(k.slice(ADDR_PREFIX.length));
     return out;
   }
 
@@ -27,7 +27,7 @@ export class AddressBook {
     const ls = findSwitch(this.nb, this.switchName);
     if (!ls) throw new Error(`logical switch ${this.switchName} no longer exists`);
     const key = ADDR_PREFIX + ip;
-    const held = externalIds(ls)[key];
+    const held = ls.external_ids[key];
     // A gateway is the router port: every host's network reserves the same one.
     if (held !== undefined && role === 'gw' && held.startsWith('gw/')) return true;
     const value = `${role === 'gw' ? 'gw' : 'ep'}/${this.host}/${crypto.randomBytes(4).toString('hex')}`;
@@ -37,7 +37,7 @@ export class AddressBook {
     ]);
     const won = (res[1]?.rows?.length ?? 0) === 1;
     if (!won && role === 'gw') {
-      const now = externalIds(findSwitch(this.nb, this.switchName) ?? ls)[key];
+      const now = (findSwitch(this.nb, this.switchName) ?? ls).external_ids[key];
       return !!now && now.startsWith('gw/');
     }
     return won;
@@ -47,7 +47,7 @@ export class AddressBook {
     const ls = findSwitch(this.nb, this.switchName);
     if (!ls) return;
     const key = ADDR_PREFIX + ip;
-    const value = externalIds(ls)[key];
+    const value = ls.external_ids[key];
     if (value === undefined || value.startsWith('gw/') || value.split('/')[1] !== this.host) return;
     await this.nb.transact([{ op: 'mutate', table: LS, where: byUuid(ls._uuid), mutations: [['external_ids', 'delete', map({ [key]: value })]] }]);
   }

@@ -5,14 +5,15 @@
 // failure anywhere commits nothing, so nothing is ever left half-bound.
 import type { Operation } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
-import { externalIds, findByName } from '../ovs/db';
+import { KEY } from '../model/owner-ids';
 import { byUuid, map, named, set, uuid } from '../ovs/wire';
 import { ConflictError } from '../util/errors';
 import { addRefOps, createSwitchOps, findSwitch, LS } from './logical-switch';
 import { connectSwitchOps, createRouterOps, findRouter, LR, LRP, routerPortName } from './logical-router';
 import { createGatewayOps, externalAddress, externalSwitchName, findGatewayPort, natRowsOf, snatOps, type GatewaySpec } from './gateway';
-import { createDhcpOps, DHCP, findDhcp, type DhcpSpec } from './dhcp-options';
+import { createDhcpOps, DHCP, dhcpIds, findDhcp, type DhcpSpec } from './dhcp-options';
 import { absentOp, presentOp, type RowRef } from './txn';
+import { nbByName } from './nb';
 
 export interface BindSpec {
   switch: string;
@@ -36,7 +37,7 @@ function planTopology(nb: Db, s: BindSpec): Operation[] {
   const ls = findSwitch(nb, s.switch);
   let lsRef: RowRef;
   if (ls) {
-    const have = externalIds(ls)['ocn-subnet'];
+    const have = ls.external_ids[KEY.subnet];
     if (have && s.subnet && have !== s.subnet && s.subnet !== '0.0.0.0/0') {
       throw new ConflictError(`ovn.switch ${s.switch} carries subnet ${have}; this network has ${s.subnet}. Use the same --subnet on every host`);
     }
@@ -52,7 +53,7 @@ function planTopology(nb: Db, s: BindSpec): Operation[] {
   if (lr) ops.push(...presentOp(LR, lr));
   // Another host may create the same router port, gateway port or peer ports at this moment:
   // their names are unique in the schema, so the later transaction fails and is planned again.
-  if (s.router.gatewayCidr && !findByName(nb, LRP, routerPortName(s.switch))) {
+  if (s.router.gatewayCidr && !nbByName(nb, LRP, routerPortName(s.switch))) {
     if (!lrRef) {
       ops.push(...createRouterOps(s.router.name));
       lrRef = named('newlr');
@@ -77,5 +78,6 @@ function planTopology(nb: Db, s: BindSpec): Operation[] {
 /** DHCP options are per switch, whichever router (if any) it has. */
 function planDhcp(nb: Db, switchName: string, spec: DhcpSpec | undefined): Operation[] {
   if (!spec || findDhcp(nb, switchName)) return [];
-  return [absentOp(DHCP, [['external_ids', 'includes', map({ 'ocn-switch': switchName })]]), ...createDhcpOps(switchName, spec)];
+  // The same rows findDhcp looks for: ours, for this switch (another host may create them now).
+  return [absentOp(DHCP, [['external_ids', 'includes', map(dhcpIds(switchName))]]), ...createDhcpOps(switchName, spec)];
 }

@@ -2,7 +2,8 @@
 import type { Operation, Row } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
 import { byUuid, map } from '../ovs/wire';
-import { type NbRow, nbRows, owner } from './nb';
+import { KEY } from '../model/owner-ids';
+import { type NbRow, nbOwnedRows, owner } from './nb';
 
 export const DHCP = 'DHCP_Options';
 
@@ -17,9 +18,13 @@ export interface DhcpSpec {
   mtu: number;
 }
 
+/** The ids of a switch's DHCP options: ours, and which switch they serve. */
+export function dhcpIds(switchName: string): Record<string, string> {
+  return owner('dhcp', { [KEY.switch]: switchName });
+}
+
 export function findDhcp(nb: Db, switchName: string): NbRow<'DHCP_Options'> | undefined {
-  for (const r of nbRows(nb, DHCP)) if (r.external_ids['ocn-switch'] === switchName) return r;
-  return undefined;
+  return nbOwnedRows(nb, DHCP, 'dhcp').find((r) => r.external_ids[KEY.switch] === switchName);
 }
 
 export function dhcpOptions(s: DhcpSpec): Record<string, string> {
@@ -36,7 +41,7 @@ export function dhcpOptions(s: DhcpSpec): Record<string, string> {
 }
 
 export function createDhcpOps(switchName: string, s: DhcpSpec, uuidName = 'newdhcp'): Operation[] {
-  return [{ op: 'insert', table: DHCP, 'uuid-name': uuidName, row: { cidr: s.cidr, options: map(dhcpOptions(s)), external_ids: map(owner('dhcp', { 'ocn-switch': switchName })) } }];
+  return [{ op: 'insert', table: DHCP, 'uuid-name': uuidName, row: { cidr: s.cidr, options: map(dhcpOptions(s)), external_ids: map(dhcpIds(switchName)) } }];
 }
 
 export function deleteDhcpOps(row: Row | undefined): Operation[] {

@@ -4,7 +4,8 @@
 import type { Operation, Row } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
 import { byUuid, insertRefs, map, mapDelete, mapPut, named, set } from '../ovs/wire';
-import { type NbRow, nbByName, nbOwned, nbRows, owner } from './nb';
+import { KEY } from '../model/owner-ids';
+import { type NbRow, nbByName, nbOwnedRows, nbRows, owner } from './nb';
 import { LR } from './logical-router';
 import { LS } from './logical-switch';
 import { LSP } from './logical-switch-port';
@@ -35,7 +36,7 @@ export function createGatewayOps(lr: RowRef, g: GatewaySpec): Operation[] {
     { op: 'mutate', table: LR, where: whereRef(lr), mutations: [insertRefs('ports', named('gwlrp')), insertRefs('static_routes', named('defrt'))] },
     { op: 'insert', table: LSP, 'uuid-name': 'extln', row: { name: `${ext}-localnet`, type: 'localnet', addresses: set('unknown'), options: map({ network_name: g.physnet }), external_ids: map(owner('port')) } },
     { op: 'insert', table: LSP, 'uuid-name': 'extrp', row: { name: `${ext}-rtr`, type: 'router', addresses: set('router'), options: map({ 'router-port': lrp }), external_ids: map(owner('port')) } },
-    { op: 'insert', table: LS, row: { name: ext, ports: set(named('extln'), named('extrp')), external_ids: map(owner('switch', { 'ocn-external-of': g.router })) } },
+    { op: 'insert', table: LS, row: { name: ext, ports: set(named('extln'), named('extrp')), external_ids: map(owner('switch', { [KEY.externalOf]: g.router })) } },
   ];
 }
 
@@ -50,7 +51,7 @@ export function externalAddress(nb: Db, router: string): string | undefined {
 
 export function snatOps(lr: RowRef, externalIp: string, subnet: string, networkRef: string): Operation[] {
   return [
-    { op: 'insert', table: 'NAT', 'uuid-name': 'snat', row: { type: 'snat', external_ip: externalIp, logical_ip: subnet, external_ids: map(owner('nat', { 'ocn-ref': networkRef })) } },
+    { op: 'insert', table: 'NAT', 'uuid-name': 'snat', row: { type: 'snat', external_ip: externalIp, logical_ip: subnet, external_ids: map(owner('nat', { [KEY.networkRef]: networkRef })) } },
     { op: 'mutate', table: LR, where: whereRef(lr), mutations: [insertRefs('nat', named('snat'))] },
   ];
 }
@@ -61,7 +62,7 @@ export function natRowsOf(nb: Db, lr: NbRow<'Logical_Router'>): NbRow<'NAT'>[] {
 
 export function dnatAndSnatOps(lr: Row, externalIp: string, logicalIp: string): Operation[] {
   return [
-    { op: 'insert', table: 'NAT', 'uuid-name': 'dnat', row: { type: 'dnat_and_snat', external_ip: externalIp, logical_ip: logicalIp, external_ids: map(owner('nat', { 'ocn-rule': 'api' })) } },
+    { op: 'insert', table: 'NAT', 'uuid-name': 'dnat', row: { type: 'dnat_and_snat', external_ip: externalIp, logical_ip: logicalIp, external_ids: map(owner('nat', { [KEY.rule]: 'api' })) } },
     { op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [insertRefs('nat', named('dnat'))] },
   ];
 }
@@ -70,6 +71,7 @@ export function deleteNatOps(lr: Row, nat: Row): Operation[] {
   return [{ op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [['nat', 'delete', set(['uuid', nat._uuid])]] }];
 }
 
+/** The router's load balancers (published ports) the product made. */
 export function ownedLbs(nb: Db, router: string): NbRow<'Load_Balancer'>[] {
-  return [...nbRows(nb, 'Load_Balancer')].filter((r) => r.name.startsWith(lbName(router, '')) && nbOwned(r));
+  return nbOwnedRows(nb, 'Load_Balancer').filter((r) => r.name.startsWith(lbName(router, '')));
 }

@@ -3,7 +3,8 @@
 import type { Operation } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
 import { byUuid, deleteRefs, insertRefs, map, named, set, uuid } from '../ovs/wire';
-import { type NbRow, nbByName, nbOwned, nbRows, owner } from './nb';
+import { KEY } from '../model/owner-ids';
+import { type NbRow, nbByName, nbOwned, nbOwnedRows, nbRows, owner } from './nb';
 import { LS } from './logical-switch';
 import { LSP } from './logical-switch-port';
 import { type RowRef, whereRef } from './txn';
@@ -28,9 +29,9 @@ export function createRouterOps(name: string, uuidName = 'newlr'): Operation[] {
 /** Router port with the gateway address on the router, and its peer port on the switch. */
 export function connectSwitchOps(router: RowRef, ls: RowRef, switchName: string, gatewayCidr: string, mac: string): Operation[] {
   return [
-    { op: 'insert', table: LRP, 'uuid-name': 'newlrp', row: { name: routerPortName(switchName), mac, networks: set(gatewayCidr), external_ids: map(owner('router-port', { 'ocn-switch': switchName })) } },
+    { op: 'insert', table: LRP, 'uuid-name': 'newlrp', row: { name: routerPortName(switchName), mac, networks: set(gatewayCidr), external_ids: map(owner('router-port', { [KEY.switch]: switchName })) } },
     { op: 'mutate', table: LR, where: whereRef(router), mutations: [insertRefs('ports', named('newlrp'))] },
-    { op: 'insert', table: LSP, 'uuid-name': 'newrtrlsp', row: { name: routerPeerName(switchName), type: 'router', addresses: set('router'), options: map({ 'router-port': routerPortName(switchName) }), external_ids: map(owner('port', { 'ocn-switch': switchName })) } },
+    { op: 'insert', table: LSP, 'uuid-name': 'newrtrlsp', row: { name: routerPeerName(switchName), type: 'router', addresses: set('router'), options: map({ 'router-port': routerPortName(switchName) }), external_ids: map(owner('port', { [KEY.switch]: switchName })) } },
     { op: 'mutate', table: LS, where: whereRef(ls), mutations: [insertRefs('ports', named('newrtrlsp'))] },
   ];
 }
@@ -61,11 +62,12 @@ export function disconnectSwitchOps(nb: Db, switchName: string): Operation[] {
   for (const lr of nbRows(nb, LR)) {
     if (!lr.ports.includes(lrp._uuid)) continue;
     ops.push({ op: 'mutate', table: LR, where: byUuid(lr._uuid), mutations: [deleteRefs('ports', uuid(lrp._uuid))] });
-    const tenantPorts = [...nbRows(nb, LRP)].filter((p) => lr.ports.includes(p._uuid) && p.name.startsWith('ocn-lrp-'));
+    const tenantPorts = nbOwnedRows(nb, LRP, 'router-port').filter((p) => lr.ports.includes(p._uuid) && p.name.startsWith(routerPortName('')));
     if (tenantPorts.length === 1 && nbOwned(lr)) {
       ops.push({ op: 'delete', table: LR, where: byUuid(lr._uuid) });
-      for (const ls of nbRows(nb, LS)) if (ls.external_ids['ocn-external-of'] === lr.name) ops.push({ op: 'delete', table: LS, where: byUuid(ls._uuid) });
-      for (const lb of nbRows(nb, 'Load_Balancer')) if (lb.name.startsWith(`ocn-lb-${lr.name}-`)) ops.push({ op: 'delete', table: 'Load_Balancer', where: byUuid(lb._uuid) });
+      for (const ls of nbOwnedRows(nb, LS, 'switch')) if (ls.external_ids[KEY.externalOf] === lr.name) ops.push({ op: 'delete', table: LS, where: byUuid(ls._uuid) });
+      // gateway.ts's lbName (not imported: gateway.ts imports this module).
+      for (const lb of nbOwnedRows(nb, 'Load_Balancer')) if (lb.name.startsWith(`ocn-lb-${lr.name}-`)) ops.push({ op: 'delete', table: 'Load_Balancer', where: byUuid(lb._uuid) });
     }
   }
   return ops;

@@ -2,7 +2,8 @@
 // generated model says (src/model/ovn-nb.ts), and the owner ids it writes on every row (GC and
 // deletion only ever touch rows carrying them).
 import type { OVNNorthboundTables } from '../model/ovn-nb';
-import { type Db, findByName } from '../ovs/db';
+import { type Db, findByName, findOwned } from '../ovs/db';
+import { type NbOwnerType, PRODUCT } from '../model/owner-ids';
 
 export const NB_MONITOR = {
   NB_Global: { columns: ['nb_cfg', 'hv_cfg'] },
@@ -29,6 +30,11 @@ export function nbByName<T extends NbTable>(nb: Db, table: T, name: string): NbR
   return findByName(nb, table, name) as NbRow<T> | undefined;
 }
 
+/** The NB rows of `table` the product made (of that type), from the owner index where the Db has one. */
+export function nbOwnedRows<T extends NbTable>(nb: Db, table: T, type?: NbOwnerType): NbRow<T>[] {
+  return [...(findOwned(nb, table, PRODUCT, type) as Iterable<NbRow<T>>)];
+}
+
 // Owner ids live in one module for both databases (model/owner-ids.ts).
 export { OWNER as NB_OWNER, OWNER_TYPE as NB_OWNER_TYPE, PRODUCT, nbOwned, nbOwner as owner } from '../model/owner-ids';
-export type { NbOwnerType } from '../model/owner-ids';
+export type { NbOwnerType };

@@ -13,6 +13,7 @@ import { lbName } from './gateway';
 import { LR } from './logical-router';
 import { type NbRow, nbByName, nbOwned, owner } from './nb';
 import { absentOp, presentOp } from './txn';
+import { vipHolderKey } from '../model/owner-ids';
 
 const LB = 'Load_Balancer';
 export const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
@@ -20,7 +21,7 @@ export type Protocol = (typeof PROTOCOLS)[number];
 /** VIP (`ip:port`) -> backend (`ip:port`). */
 export type Vips = Record<string, string>;
 
-export const vipHolderKey = (vip: string) => `ocn-vip-${vip}`;
+export { vipHolderKey };
 
 
 /** Refuses a VIP that maps elsewhere (unless we are replacing our own), or is another host's. */

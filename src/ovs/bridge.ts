@@ -1,6 +1,6 @@
 // Bridge rows: create one the plugin owns, reference or drop it from the root row.
 import type { Operation } from '../ovsdb/types';
-import { Db, OWNER, OWNER_TYPE } from './db';
+import { type Db, localOwner } from './db';
 import { type VsRow, vsByName, vsRows } from './tables';
 import { rootMutate } from './open-vswitch';
 import { byUuid, deleteRefs, insertRefs, map, named, uuid } from './wire';
@@ -13,7 +13,7 @@ export function findBridge(db: Db, name: string): VsRow<'Bridge'> | undefined {
 
 /** Inserts a bridge (its local port included, as ovs-vsctl add-br does) under a named uuid. */
 export function createBridgeOps(name: string, datapath: string, driver: string, ref = 'newbr'): Operation[] {
-  const owner = { [OWNER]: driver, [OWNER_TYPE]: 'bridge' };
+  const owner = localOwner(driver, 'bridge');
   return [
     { op: 'insert', table: 'Interface', 'uuid-name': `${ref}_if`, row: { name, type: 'internal', external_ids: map(owner) } },
     { op: 'insert', table: 'Port', 'uuid-name': `${ref}_port`, row: { name, interfaces: named(`${ref}_if`), external_ids: map(owner) } },

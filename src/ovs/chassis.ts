@@ -4,7 +4,8 @@ import { isIPv4 } from 'node:net';
 import * as os from 'node:os';
 import type { Operation } from '../ovsdb/types';
 import { InputError } from '../util/errors';
-import { Db, externalIds } from './db';
+import type { Db } from './db';
+import { vsByName, vsRows } from './tables';
 import { kvOps, rootExternalIds } from './open-vswitch';
 import { kernelHasOvsModule } from '../backends/bridge/infra';
 
@@ -58,9 +59,9 @@ export function chassisStatus(db: Db): ChassisStatus {
   const ids = rootExternalIds(db);
   const br = ids['ovn-bridge'] || 'br-int';
   let tunnels = 0;
-  for (const i of db.rows('Interface')) if (i.type === 'geneve' || i.type === 'vxlan' || i.type === 'stt') if (externalIds(i)['ovn-chassis-id'] !== undefined || String(i.name).startsWith('ovn-')) tunnels++;
+  for (const i of vsRows(db, 'Interface')) if (i.type === 'geneve' || i.type === 'vxlan' || i.type === 'stt') if (i.external_ids['ovn-chassis-id'] !== undefined || i.name.startsWith('ovn-')) tunnels++;
   return {
     systemId: ids['system-id'], ovnRemote: ids['ovn-remote'], encapType: ids['ovn-encap-type'], encapIp: ids['ovn-encap-ip'],
-    integrationBridge: br, bridgeExists: [...db.rows('Bridge')].some((b) => b.name === br), tunnels,
+    integrationBridge: br, bridgeExists: vsByName(db, 'Bridge', br) !== undefined, tunnels,
   };
 }

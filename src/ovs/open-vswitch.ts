@@ -8,6 +8,7 @@
 import type { Mutation, Operation } from '../ovsdb/types';
 import { decodeMapEntries } from '../ovsdb/schema';
 import { Db, externalIds } from './db';
+import { vsRows } from './tables';
 import { mapDelete, mapPut } from './wire';
 
 export const ROOT_TABLE = 'Open_vSwitch';
@@ -16,9 +17,12 @@ export function rootMutate(mutations: Mutation[]): Operation {
   return { op: 'mutate', table: ROOT_TABLE, where: [], mutations };
 }
 
-/** external_ids of the (single) Open_vSwitch row: chassis settings and the plugin's records. */
+/**
+ * external_ids of the (single) Open_vSwitch row: chassis settings and the plugin's records. Only
+ * for a Db that monitors them (the chassis command): the daemon's does not (see above), and gets {}.
+ */
 export function rootExternalIds(db: Db): Record<string, string> {
-  for (const row of db.rows(ROOT_TABLE)) return externalIds(row);
+  for (const row of vsRows(db, ROOT_TABLE)) return externalIds(row);
   return {};
 }
 
@@ -31,8 +35,11 @@ export function kvOps(set: Record<string, string> | undefined, del: string[] | u
 export async function selectRootExternalIds(db: Db): Promise<Record<string, string>> {
   const [res] = await db.transact([{ op: 'select', table: ROOT_TABLE, where: [], columns: ['external_ids'] }]);
   const wire = res?.rows?.[0]?.external_ids;
-  // external_ids is a string-to-string map; the values come back as strings.
-  return wire === undefined ? {} : (decodeMapEntries(wire) as Record<string, string>);
+  const ids: Record<string, string> = {};
+  if (wire === undefined) return ids;
+  // A string-to-string map in the schema: every value is a string.
+  for (const [k, v] of Object.entries(decodeMapEntries(wire))) if (typeof v === 'string') ids[k] = v;
+  return ids;
 }
 
 /**

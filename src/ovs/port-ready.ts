@@ -4,6 +4,7 @@
 // written instead of waiting out a timeout.
 import type { Row } from '../ovsdb/types';
 import type { Db } from './db';
+import { asInterface } from './tables';
 
 /** OVS refused the port: the message names it and quotes the Interface's error column. */
 export class PortRefusedError extends Error {
@@ -15,15 +16,17 @@ export class PortRefusedError extends Error {
 
 /** The refusal an Interface row records, if ovs-vswitchd refused it. */
 export function portRefusal(r: Row): PortRefusedError | undefined {
-  return typeof r.error === 'string' && r.error ? new PortRefusedError(String(r.name), r.error) : undefined;
+  const i = asInterface(r);
+  return i.error ? new PortRefusedError(i.name, i.error) : undefined;
 }
 
 function opened(name: string): (r: Row) => true | undefined {
   return (r) => {
-    if (r.name !== name) return undefined;
+    const i = asInterface(r);
+    if (i.name !== name) return undefined;
     const refused = portRefusal(r);
     if (refused) throw refused;
-    return typeof r.ofport === 'number' && r.ofport > 0 ? true : undefined;
+    return i.ofport !== undefined && i.ofport > 0 ? true : undefined;
   };
 }
 

@@ -1,8 +1,8 @@
 // Port + Interface rows: one port per veth, gateway (internal) or uplink, created in one
 // transaction with the records that describe it.
 import type { Operation, OperationResult, Row, WireRow } from '../ovsdb/types';
-import { Db, externalIds } from './db';
-import { type VsRow, vsByName } from './tables';
+import type { Db, OwnerType } from './db';
+import { type VsRow, vsByName, vsOwned } from './tables';
 import { bridgeAddPortOp, bridgeDeletePortOp, bridgeOfPort } from './bridge';
 import { map, mapPut, named, byUuid, insertRefs, deleteRefs, set } from './wire';
 
@@ -83,8 +83,7 @@ export function setInterfaceExternalIdsOps(db: Db, name: string, ids: Record<str
   return iface ? [{ op: 'mutate', table: INTERFACE_TABLE, where: byUuid(iface._uuid), mutations: mapPut('external_ids', ids) }] : [];
 }
 
-export function interfacesOwnedBy(db: Db, driver: string): Row[] {
-  const out: Row[] = [];
-  for (const r of db.rows(INTERFACE_TABLE)) if (externalIds(r)['ocn-owner'] === driver) out.push(r);
-  return out;
+/** The Interfaces of daemon `driver` (of that type), from the owner index. */
+export function interfacesOwnedBy(db: Db, driver: string, type?: OwnerType): VsRow<'Interface'>[] {
+  return vsOwned(db, INTERFACE_TABLE, driver, type);
 }

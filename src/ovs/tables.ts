@@ -2,7 +2,9 @@
 // checked against the generated schema types (src/model/vswitch.ts) at compile time, and typed
 // views of those rows.
 import type { OpenVSwitchTables } from '../model/vswitch';
-import { type Db, findByName } from './db';
+import type { LocalOwnerType } from '../model/owner-ids';
+import type { Row } from '../ovsdb/types';
+import { type Db, findByName, findOwned } from './db';
 
 export const VSWITCH_MONITOR = {
   // Not external_ids: read on demand (ovs/open-vswitch.ts says why).
@@ -25,4 +27,14 @@ export function vsRows<T extends VsTable>(db: Db, table: T): Iterable<VsRow<T>> 
 /** The local row of `table` named `name` (from the name index where the Db has one). */
 export function vsByName<T extends Exclude<VsTable, 'Open_vSwitch'>>(db: Db, table: T, name: string): VsRow<T> | undefined {
   return findByName(db, table, name) as VsRow<T> | undefined;
+}
+
+/** The local rows of `table` owned by daemon `driver` (of that type), from the owner index where the Db has one. */
+export function vsOwned<T extends VsTable>(db: Db, table: T, driver: string, type?: LocalOwnerType): VsRow<T>[] {
+  return [...(findOwned(db, table, driver, type) as Iterable<VsRow<T>>)];
+}
+
+/** An Interface row handed over untyped (to a waitFor predicate), typed as the cache decoded it. */
+export function asInterface(row: Row): VsRow<'Interface'> {
+  return row as VsRow<'Interface'>;
 }

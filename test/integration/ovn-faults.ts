@@ -2,7 +2,7 @@
 // The database stays real; only the outcome the caller sees is forced, in one of two ways:
 // - 'rejected': the server refused it (nothing committed), like an aborted OVSDB transaction;
 // - 'reply-lost': it was committed, then the connection died before the reply came.
-import type { Db } from '../../src/ovs/db';
+import { type Db, findByName, findOwned } from '../../src/ovs/db';
 import type { Operation, OperationResult } from '../../src/ovsdb/types';
 import { OvsdbConnectionError, OvsdbError } from '../../src/ovsdb/errors';
 import pino from 'pino';
@@ -42,6 +42,15 @@ export class FaultyDb implements Db {
 
   waitFor<T>(table: string, predicate: Parameters<Db['waitFor']>[1], timeoutMs: number): Promise<T> {
     return this.inner.waitFor(table, predicate as never, timeoutMs);
+  }
+
+  // The daemon's lookups, from the indexes the real client's cache keeps.
+  byName(table: string, name: string) {
+    return findByName(this.inner, table, name);
+  }
+
+  byOwner(table: string, owner: string, type?: Parameters<typeof findOwned>[3]) {
+    return findOwned(this.inner, table, owner, type);
   }
 }
 

@@ -2,7 +2,8 @@
 // the gateway internal port with its addresses. Built as one transaction, undone as one.
 import * as fs from 'node:fs';
 import type { Operation } from '../../ovsdb/types';
-import { Db, OWNER, OWNER_TYPE, ownedBy } from '../../ovs/db';
+import { Db, ownedBy } from '../../ovs/db';
+import { EP, localOwner } from '../../model/owner-ids';
 import { vsRows } from '../../ovs/tables';
 import { createBridgeOps, findBridge, deleteBridgeOps } from '../../ovs/bridge';
 import { addPortOps, deletePortOps, findPort, trunkVlanOps } from '../../ovs/port';
@@ -76,7 +77,7 @@ export class NetworkInfra {
         if (ownedBy(port, this.driver, 'uplink')) ops.push(...trunkVlanOps(port, vlanOf(net), true));
       } else {
         if (!(await this.links.getLink(o.uplink))) throw new InputError(`option uplink: interface ${o.uplink} does not exist on this host`);
-        ops.push(...addPortOps(bridgeRef, { name: o.uplink, type: '', trunks: [vlanOf(net)], externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'uplink' } }, 'uplink'));
+        ops.push(...addPortOps(bridgeRef, { name: o.uplink, type: '', trunks: [vlanOf(net)], externalIds: localOwner(this.driver, 'uplink') }, 'uplink'));
         net.createdUplink = true;
       }
     }
@@ -94,7 +95,7 @@ export class NetworkInfra {
     const mac = macFor(net.ipv4.find((d) => d.Gateway)?.Gateway, net.ipv6.find((d) => d.Gateway)?.Gateway, net.id);
     return addPortOps(bridge, {
       name, type: 'internal', access: vlanOf(net), mtuRequest: net.mtu, mac,
-      externalIds: { [OWNER]: this.driver, [OWNER_TYPE]: 'gateway', 'ocn-network': net.id },
+      externalIds: localOwner(this.driver, 'gateway', { [EP.network]: net.id }),
     }, 'gwport');
   }
 
@@ -145,7 +146,7 @@ export class NetworkInfra {
   private onlyOwnedPorts(ports: readonly string[], net: NetworkRecord): boolean {
     for (const r of vsRows(this.db, 'Port')) {
       if (!ports.includes(r._uuid) || r.name === net.options.bridge) continue;
-      if (r.external_ids[OWNER] !== this.driver) return false;
+      if (!ownedBy(r, this.driver)) return false;
     }
     return true;
   }

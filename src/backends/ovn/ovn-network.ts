@@ -13,7 +13,8 @@ import { detachRouterPeerOps, disconnectSwitchOps, findRouter, routerOfSwitch } 
 import { deleteDhcpOps, findDhcp } from '../../ovn/dhcp-options';
 import { type BindSpec, planBind } from '../../ovn/bind-plan';
 import { commitPlan, lostRace, outcomeUnknown } from '../../ovn/txn';
-import { nbOwned, nbRows } from '../../ovn/nb';
+import { nbOwned, nbOwnedRows, nbRows } from '../../ovn/nb';
+import { EP, KEY } from '../../model/owner-ids';
 import { deleteNatOps, dnatAndSnatOps, externalAddress, LB_PREFIX, natRowsOf } from '../../ovn/gateway';
 import { planVips, PROTOCOLS, type Protocol, type Vips, vipHolderKey } from '../../ovn/published-ports';
 import type { PublishedPort } from '../../net/firewall';
@@ -176,11 +177,11 @@ export class OvnNetworks {
     const nb = this.ctx.nb;
     const host = this.ctx.host();
     const removed: string[] = [];
-    for (const lsp of [...nbRows(nb, 'Logical_Switch_Port')]) {
+    for (const lsp of nbOwnedRows(nb, 'Logical_Switch_Port', 'port')) {
       const ids = lsp.external_ids;
-      if (!nbOwned(lsp, 'port') || ids['ocn-host'] !== host || !ids['ocn-endpoint']) continue;
-      if (known.endpointIds.has(ids['ocn-endpoint']) && known.networkIds.has(ids['ocn-network'])) continue;
-      await this.deletePort(ids['ocn-endpoint']);
+      if (ids[KEY.host] !== host || !ids[EP.endpoint]) continue;
+      if (known.endpointIds.has(ids[EP.endpoint]) && known.networkIds.has(ids[EP.network])) continue;
+      await this.deletePort(ids[EP.endpoint]);
       removed.push(`logical port ${lsp.name}`);
     }
     const refs = new Set([...known.networkIds].map((id) => refKey(host, id)));
@@ -189,15 +190,15 @@ export class OvnNetworks {
       for (const ref of switchRefs(ls)) {
         // Exactly "<prefix><host>-<12 chars of a network id>": "h1" never claims host "h1-x"'s.
         if (!ref.startsWith(mine) || ref.length !== mine.length + 12 || refs.has(ref)) continue;
-        await this.dropReference(ls.name, ref, routerOfSwitch(nb, ls.name), ls.external_ids['ocn-subnet']);
+        await this.dropReference(ls.name, ref, routerOfSwitch(nb, ls.name), ls.external_ids[KEY.subnet]);
         removed.push(`${ref} on switch ${ls.name}`);
       }
     }
     const published = new Set<string>();
     for (const ep of known.endpoints) for (const p of ep.ports) published.add(`${p.proto} ${p.hostPort} ${p.containerIp}:${p.containerPort}`);
-    for (const lb of [...nbRows(nb, 'Load_Balancer')]) {
+    for (const lb of nbOwnedRows(nb, 'Load_Balancer')) {
       const proto = PROTOCOLS.find((x) => lb.name.endsWith(`-${x}`));
-      if (!nbOwned(lb) || !proto || !lb.name.startsWith(LB_PREFIX)) continue;
+      if (!proto || !lb.name.startsWith(LB_PREFIX)) continue;
       const router = lb.name.slice(LB_PREFIX.length, -(proto.length + 1));
       const lr = findRouter(nb, router);
       const stale: Vips = {};
@@ -242,7 +243,7 @@ export class OvnNetworks {
     const dhcp = net.options.ovn!.dhcp ? findDhcp(this.ctx.nb, net.ovn!.switch) : undefined;
     await this.ctx.nb.transact(addLspOps(ls, {
       name, mac: ep.mac, ips, portSecurity: true, dhcpv4: dhcp?._uuid,
-      externalIds: { 'ocn-host': this.ctx.host(), 'ocn-network': net.id, 'ocn-endpoint': ep.id },
+      externalIds: { [KEY.host]: this.ctx.host(), [EP.network]: net.id, [EP.endpoint]: ep.id },
     }));
   }
 

@@ -1,0 +1,59 @@
+// NB rows found through the owner index: what the plugin removes or reuses is only ever its own,
+// never a user's row that merely looks like one (same name prefix, same keys, no owner ids).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import type { DatabaseSchema } from '../../src/ovsdb/schema';
+import { TableCache, type TableUpdates2 } from '../../src/ovsdb/cache';
+import * as ops from '../../src/ovsdb/ops';
+import type { Db } from '../../src/ovs/db';
+import { NameIndexes, OwnerIndexes } from '../../src/model/row-index';
+import { KEY, nbOwner } from '../../src/model/owner-ids';
+import { NB_MONITOR } from '../../src/ovn/nb';
+import { disconnectSwitchOps } from '../../src/ovn/logical-router';
+import { findDhcp } from '../../src/ovn/dhcp-options';
+import { ownedLbs } from '../../src/ovn/gateway';
+
+/** A Db over a cache holding `rows`, with the daemon's indexes (src/daemon.ts dbFromClient). */
+function nbWith(rows: TableUpdates2): Db {
+  const schema = JSON.parse(fs.readFileSync('/usr/share/ovn/ovn-nb.ovsschema', 'utf8')) as DatabaseSchema;
+  const cache = new TableCache(schema, Object.fromEntries(Object.entries(NB_MONITOR).map(([t, m]) => [t, m.columns])));
+  cache.applyUpdate2(rows);
+  const names = new NameIndexes(cache);
+  const owners = new OwnerIndexes(cache);
+  return {
+    transact: async () => [],
+    rows: (t) => cache.table(t).values(),
+    waitFor: async () => undefined as never,
+    byName: (t, n) => names.find(t, n),
+    byOwner: (t, o, ty) => owners.find(t, o, ty),
+  };
+}
+
+const ids = (m: Record<string, string>) => ops.map(m);
+
+test("a router's last switch takes the router, its external switch and load balancers, never a user's look-alikes", () => {
+  const nb = nbWith({
+    Logical_Router: { lr: { initial: { name: 'ocn-t', ports: ops.set(ops.uuid('lrp')), external_ids: ids(nbOwner('router')) } } },
+    Logical_Router_Port: { lrp: { initial: { name: 'ocn-lrp-sw1', mac: '0a:00:00:00:00:01', networks: ops.set('10.0.0.1/24'), external_ids: ids(nbOwner('router-port', { [KEY.switch]: 'sw1' })) } } },
+    Logical_Switch: {
+      ext: { initial: { name: 'ocn-ext-ocn-t', external_ids: ids(nbOwner('switch', { [KEY.externalOf]: 'ocn-t' })) } },
+      userExt: { initial: { name: 'user-ext', external_ids: ids({ [KEY.externalOf]: 'ocn-t' }) } },
+    },
+    Load_Balancer: {
+      lbTcp: { initial: { name: 'ocn-lb-ocn-t-tcp', protocol: 'tcp', external_ids: ids(nbOwner('nat')) } },
+      lbUser: { initial: { name: 'ocn-lb-ocn-t-udp', protocol: 'udp', external_ids: ids({ team: 'blue' }) } },
+    },
+  });
+  const deleted = disconnectSwitchOps(nb, 'sw1').flatMap((op) => (op.op === 'delete' ? [`${op.table} ${JSON.stringify(op.where[0][2])}`] : []));
+  assert.deepEqual(deleted.sort(), ['Load_Balancer ["uuid","lbTcp"]', 'Logical_Router ["uuid","lr"]', 'Logical_Switch ["uuid","ext"]']);
+  assert.deepEqual(ownedLbs(nb, 'ocn-t').map((r) => r.name), ['ocn-lb-ocn-t-tcp']);
+});
+
+test("a switch's DHCP options are ours only: a user's row with the same key is not reused", () => {
+  const user = nbWith({ DHCP_Options: { d1: { initial: { cidr: '10.0.0.0/24', external_ids: ids({ [KEY.switch]: 'sw1' }) } } } });
+  assert.equal(findDhcp(user, 'sw1'), undefined);
+  const ours = nbWith({ DHCP_Options: { d1: { initial: { cidr: '10.0.0.0/24', external_ids: ids(nbOwner('dhcp', { [KEY.switch]: 'sw1' })) } } } });
+  assert.equal(findDhcp(ours, 'sw1')?._uuid, 'd1');
+  assert.equal(findDhcp(ours, 'sw2'), undefined);
+});
