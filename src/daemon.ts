@@ -16,6 +16,8 @@ import { EthtoolClient } from './netlink/ethtool';
 import { LinkDeleter } from './netlink/delete-worker';
 import type { LinkOps } from './driver/links';
 import { Ipam, parseAutoPoolRange } from './ipam/ipam';
+import { UnusedAddressCollector } from './ipam/collector';
+import { driverAddressUsers } from './ipam/address-users';
 import { Firewall } from './net/firewall';
 import { OvsNetworkDriver } from './driver/network-driver';
 import { NetworkInfra } from './driver/infra';
@@ -151,6 +153,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     underNetworkLock: (id, fn) => driver.underNetworkLock(id, fn),
   }, log.child({ component: 'heal' }));
   void ready.then(() => healer.start());
+  // Addresses, pools and NB reservations dockerd could not release while we were down.
+  const collector = new UnusedAddressCollector(ipam, () => driverAddressUsers(driver), log.child({ component: 'ipam' }), { graceMs: config.joinGraceMs, intervalMs: config.joinGraceMs });
+  void ready.then(() => collector.start());
 
   /** What start-up still lacks, for the error a waiting request gets. */
   const missing = (): string => {
@@ -186,6 +191,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     idleGc.stop();
     startup.stop();
     healer.stop();
+    collector.stop();
     await driver.drain();
     client.close();
     nbClient?.close();

@@ -4,7 +4,7 @@
 // - 'reply-lost': it was committed, then the connection died before the reply came.
 import type { Db } from '../../src/ovs/db';
 import type { Operation, OperationResult } from '../../src/ovsdb/types';
-import { OvsdbConnectionError, OvsdbError } from '../../src/ovsdb/errors';
+import { OvsdbError, OvsdbOutcomeUnknownError } from '../../src/ovsdb/errors';
 import pino from 'pino';
 import { OvsdbClient } from '../../src/ovsdb/client';
 import { dbFromClient } from '../../src/daemon';
@@ -33,7 +33,7 @@ export class FaultyDb implements Db {
     if (n !== this.failAt) return this.inner.transact(ops);
     if (this.mode === 'rejected') throw new OvsdbError('injected fault', undefined, ops.length, `injected fault: transaction ${n} rejected`);
     await this.inner.transact(ops);
-    throw new OvsdbConnectionError(`injected fault: connection lost before the reply to transaction ${n}`);
+    throw new OvsdbOutcomeUnknownError(`injected fault: connection lost before the reply to transaction ${n}`);
   }
 
   rows(table: string) {
