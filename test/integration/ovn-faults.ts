@@ -1,7 +1,10 @@
 // Fault injection for the OVN tests: a wrapper around a real Db whose k-th transaction fails.
 // The database stays real; only the outcome the caller sees is forced, in one of two ways:
 // - 'rejected': the server refused it (nothing committed), like an aborted OVSDB transaction;
-// - 'reply-lost': it was committed, then the connection died before the reply came.
+// - 'reply-lost': it was committed, then the connection died before the reply came;
+// - 'unknown-uncommitted': reported as of unknown outcome, but never committed;
+// - 'unknown-late': reported as of unknown outcome at once, committed 100 ms later (a member
+//   without quorum that commits after the client's deadline).
 import type { Db } from '../../src/ovs/db';
 import type { Operation, OperationResult } from '../../src/ovsdb/types';
 import { OvsdbError, OvsdbOutcomeUnknownError } from '../../src/ovsdb/errors';
@@ -11,11 +14,13 @@ import { dbFromClient } from '../../src/daemon';
 import { NB_MONITOR } from '../../src/ovn/nb';
 import { OvnNetworks } from '../../src/driver/ovn-network';
 
-export type FaultMode = 'rejected' | 'reply-lost';
+export type FaultMode = 'rejected' | 'reply-lost' | 'unknown-uncommitted' | 'unknown-late';
 
 export class FaultyDb implements Db {
   /** Transactions seen since the last arm(). */
   count = 0;
+  /** The commit an 'unknown-late' fault lets happen after its error. */
+  late?: Promise<void>;
   private failAt = 0;
   private mode: FaultMode = 'rejected';
 
@@ -32,6 +37,11 @@ export class FaultyDb implements Db {
     const n = ++this.count;
     if (n !== this.failAt) return this.inner.transact(ops);
     if (this.mode === 'rejected') throw new OvsdbError('injected fault', undefined, ops.length, `injected fault: transaction ${n} rejected`);
+    if (this.mode === 'unknown-uncommitted') throw new OvsdbOutcomeUnknownError(`injected fault: transaction ${n} lost before it reached the server`);
+    if (this.mode === 'unknown-late') {
+      this.late = new Promise((r) => setTimeout(r, 100)).then(() => this.inner.transact(ops)).then(() => undefined);
+      throw new OvsdbOutcomeUnknownError(`injected fault: no reply to transaction ${n} within the deadline`);
+    }
     await this.inner.transact(ops);
     throw new OvsdbOutcomeUnknownError(`injected fault: connection lost before the reply to transaction ${n}`);
   }
