@@ -3,35 +3,19 @@
 // is unknown (reply lost, never sent, committed after the deadline) or whose undo failed must
 // not stay in the book owned by nobody. The IPAM's collection pass drops this host's own
 // leftovers; another host's reservations and the live ones stay.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOvsdbServer, OvsdbServer, OVN_NB_SCHEMA } from '../ovsdb/server';
-import { OvsdbClient } from '../../src/ovsdb/client';
-import { NB_MONITOR } from '../../src/ovn/nb';
 import { ADDR_PREFIX } from '../../src/ovn/address-book';
 import { parseNetworkOptions } from '../../src/driver/options';
 import type { NetworkRecord } from '../../src/driver/model';
 import { Ipam, LOCAL_SPACE, parseAutoPoolRange } from '../../src/ipam/ipam';
 import { MemoryKvStore } from '../../src/state/kv';
 import { driverAddressUsers } from '../../src/ipam/address-users';
-import { ovnHost, type FaultMode, type OvnHost } from './ovn-faults';
+import { ovnHost, type FaultMode, type OvnHost, privateNb } from './ovn-faults';
 
 const DRIVER = 'ocn-book';
 const GW = { RequestAddressType: 'com.docker.network.gateway' };
-let nbServer: OvsdbServer;
-let observer: OvsdbClient;
-const clients: OvsdbClient[] = [];
-
-before(async () => {
-  nbServer = await startOvsdbServer(OVN_NB_SCHEMA);
-  observer = new OvsdbClient({ remote: nbServer.remote, database: 'OVN_Northbound', monitor: NB_MONITOR });
-  await observer.connect();
-  clients.push(observer);
-});
-after(async () => {
-  for (const c of clients) c.close();
-  await nbServer?.stop();
-});
+const nb = privateNb();
 
 function network(id: string, sw: string, subnet: string): NetworkRecord {
   return {
@@ -53,7 +37,7 @@ async function hostIpam(h: OvnHost, net: NetworkRecord, kv = new MemoryKvStore()
 
 /** The switch's reservations as committed (a select on the server, not a cache): address → value. */
 async function book(sw: string): Promise<Record<string, string>> {
-  const rows = (await observer.transact([{ op: 'select', table: 'Logical_Switch', where: [['name', '==', sw]], columns: ['external_ids'] }]))[0].rows ?? [];
+  const rows = (await nb.observer.transact([{ op: 'select', table: 'Logical_Switch', where: [['name', '==', sw]], columns: ['external_ids'] }]))[0].rows ?? [];
   const ids = Object.fromEntries((rows[0]?.external_ids as ['map', [string, string][]])[1]);
   return Object.fromEntries(Object.entries(ids).filter(([k]) => k.startsWith(ADDR_PREFIX)).map(([k, v]) => [k.slice(ADDR_PREFIX.length), v]));
 }
@@ -68,7 +52,7 @@ const held = (kv: MemoryKvStore): string[] => [...kv.data].filter(([k, v]) => k.
 const noEndpoints = (net: NetworkRecord) => driverAddressUsers({ networks: new Map([[net.id, net]]), endpoints: new Map(), intents: new Map() });
 
 test('a reservation whose outcome is unknown never stays owned by nobody: kept when it landed, undone or collected otherwise', async () => {
-  const [h1, h2] = [await ovnHost(nbServer.remote, 'h1', clients), await ovnHost(nbServer.remote, 'h2', clients)];
+  const [h1, h2] = [await ovnHost(nb.server.remote, 'h1', nb.clients), await ovnHost(nb.server.remote, 'h2', nb.clients)];
   const net = network('aaaa0001', 'book-unknown', '10.91.0.0/24');
   await h1.ovn.bind(net);
   await h2.ovn.bind({ ...net, id: 'bbbb0002'.padEnd(64, '0') });
@@ -101,7 +85,7 @@ test('a reservation whose outcome is unknown never stays owned by nobody: kept w
 });
 
 test('a release whose NB transaction failed, and reservations of a crashed process, are collected; an address left so can be asked for again', async () => {
-  const [h1, h2] = [await ovnHost(nbServer.remote, 'h1', clients), await ovnHost(nbServer.remote, 'h2', clients)];
+  const [h1, h2] = [await ovnHost(nb.server.remote, 'h1', nb.clients), await ovnHost(nb.server.remote, 'h2', nb.clients)];
   const net = network('cccc0003', 'book-crash', '10.92.0.0/24');
   await h1.ovn.bind(net);
   await h2.ovn.bind({ ...net, id: 'dddd0004'.padEnd(64, '0') });
@@ -137,7 +121,7 @@ test('a release whose NB transaction failed, and reservations of a crashed proce
 });
 
 test("reservations of another IPAM on this host, and values without an owner, are never collected", async () => {
-  const h1 = await ovnHost(nbServer.remote, 'h1', clients);
+  const h1 = await ovnHost(nb.server.remote, 'h1', nb.clients);
   const net = network('eeee0005', 'book-owners', '10.93.0.0/24');
   await h1.ovn.bind(net);
   const a = await hostIpam(h1, net);

@@ -5,7 +5,9 @@
 // - 'unknown-uncommitted': reported as of unknown outcome, but never committed;
 // - 'unknown-late': reported as of unknown outcome at once, committed 100 ms later (a member
 //   without quorum that commits after the client's deadline).
+import { after, before } from 'node:test';
 import type { Db } from '../../src/ovs/db';
+import { startOvsdbServer, type OvsdbServer, OVN_NB_SCHEMA } from '../ovsdb/server';
 import type { Operation, OperationResult } from '../../src/ovsdb/types';
 import { OvsdbError, OvsdbOutcomeUnknownError } from '../../src/ovsdb/errors';
 import pino from 'pino';
@@ -53,6 +55,30 @@ export class FaultyDb implements Db {
   waitFor<T>(table: string, predicate: Parameters<Db['waitFor']>[1], timeoutMs: number): Promise<T> {
     return this.inner.waitFor(table, predicate as never, timeoutMs);
   }
+}
+
+export interface NbFixture {
+  server: OvsdbServer;
+  /** A client of its own, to read what is committed. */
+  observer: OvsdbClient;
+  /** Every client to close after the file's tests (ovnHost adds its own). */
+  clients: OvsdbClient[];
+}
+
+/** A private Northbound ovsdb-server and an observer, started before the file's tests and stopped after them. */
+export function privateNb(): NbFixture {
+  const nb = { clients: [] as OvsdbClient[] } as NbFixture;
+  before(async () => {
+    nb.server = await startOvsdbServer(OVN_NB_SCHEMA);
+    nb.observer = new OvsdbClient({ remote: nb.server.remote, database: 'OVN_Northbound', monitor: NB_MONITOR });
+    await nb.observer.connect();
+    nb.clients.push(nb.observer);
+  });
+  after(async () => {
+    for (const c of nb.clients) c.close();
+    await nb.server?.stop();
+  });
+  return nb;
 }
 
 /** One "host" of the OVN tests: its own NB connection (through a FaultyDb) and OvnNetworks. */
