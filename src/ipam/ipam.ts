@@ -51,7 +51,7 @@ export interface CollectReport {
   pools: string[];
   /** "<book> <address>" of each shared reservation of ours that no address of ours accounts for. */
   reservations: string[];
-  /** Why nothing was judged (dockerd is replaying what it holds). */
+  /** Why no address or pool was judged (dockerd may be replaying what it holds). */
   skipped?: string;
 }
 
@@ -492,10 +492,11 @@ export class Ipam implements IpamDriver {
     try {
       if (unused.length) {
         await this.kv.commit({ del: unused.map(({ pool, ip }) => this.addrKey(pool, ip)) });
+        // Still taken while its reservation goes, so no request reserves it anew meanwhile.
         for (const { pool, ip, role } of unused) {
+          if (pool.shared && role !== 'gw') await pool.shared.release(bigIntToIp(ip, pool.cidr.v6)).catch(() => undefined);
           this.forget(pool, ip);
           report.addresses.push(`${pool.rec.id} ${bigIntToIp(ip, pool.cidr.v6)}`);
-          if (pool.shared && role !== 'gw') await pool.shared.release(bigIntToIp(ip, pool.cidr.v6)).catch(() => undefined);
         }
       }
     } catch (err) {
