@@ -16,6 +16,8 @@ import { EthtoolClient } from './netlink/ethtool';
 import { LinkDeleter } from './netlink/delete-worker';
 import type { LinkOps } from './driver/links';
 import { Ipam, parseAutoPoolRange } from './ipam/ipam';
+import { UnusedAddressCollector } from './ipam/collector';
+import { driverAddressUsers } from './ipam/address-users';
 import { Firewall } from './net/firewall';
 import { OvsNetworkDriver } from './driver/network-driver';
 import { Registry } from './driver/registry';
@@ -145,10 +147,15 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ovnNb: nb ? (nb.online ? 'reconciled' : 'not reachable') : 'none', ms: Date.now() - started }, 'state loaded and reconciled');
   }, log);
   const ready = startup.done;
+  // Addresses, pools and NB reservations dockerd could not release while we were down.
+  const collector = new UnusedAddressCollector(ipam, () => driverAddressUsers(driver), log.child({ component: 'ipam' }), { graceMs: config.joinGraceMs });
   const healer = new OvsHealer(client, {
     networkIds: () => driver.networks.keys(),
     healHost: async () => {
-      for (const b of backends.all()) if (b.healHost && b.reachable()) await b.healHost(driver.known());
+      for (const b of backends.all()) {
+        if (b.healHost && b.reachable()) await b.healHost(driver.known()).catch((err) => log.warn({ backend: b.kind, err: String(err) }, 'heal: host state not re-applied'));
+      }
+      await collector.pass();
     },
     healNetwork: (id) => driver.healNetwork(id),
   }, log.child({ component: 'heal' }), nbClient ? [nbClient] : []);

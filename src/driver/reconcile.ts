@@ -56,7 +56,15 @@ export function deadAfterGrace(state: EndpointState, ep: Endpoint, sandboxExists
   return ep.sandbox ? `its sandbox ${ep.sandbox} is gone and its veth is in the host namespace` : 'never joined since the restart';
 }
 
-const sandboxExists = (key: string): boolean => fs.existsSync(key);
+/** nsfs: a sandbox key is live while its netns is mounted on it (a failed teardown leaves the bare file). */
+const NSFS_MAGIC = 0x6e736673;
+const sandboxExists = (key: string): boolean => {
+  try {
+    return fs.statfsSync(key).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+};
 
 export interface ReconcileOptions {
   graceMs?: number;

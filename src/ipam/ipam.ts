@@ -5,6 +5,7 @@ import { ConflictError, InputError } from '../util/errors';
 import { GLOBAL_SPACE, LOCAL_SPACE } from '../protocol/fields';
 import type { KvStore } from '../state/kv';
 import { Cidr, bigIntToIp, contains, formatCidr, hostRange, ipToBigInt, overlaps, parseCidr, parseNetwork, size } from './cidr';
+import type { AddressUsers } from './address-users';
 import type {
   AddressSpacesResponse, IpamCapabilitiesResponse, IpamDriver, ReleaseAddressRequest, ReleasePoolRequest,
   RequestAddressRequest, RequestAddressResponse, RequestPoolRequest, RequestPoolResponse,
@@ -28,11 +29,30 @@ export interface PoolRecord {
 
 export type AddressRole = 'gw' | 'ep';
 
-/** Reservations shared by every host (an OVN logical switch's address book). */
+/**
+ * Reservations shared by every host (an OVN logical switch's address book). `owner` names this
+ * IPAM (its driver name): with the host, it tells which reservations are this IPAM's own.
+ */
 export interface SharedAddresses {
+  /** The book (one logical switch): pools sharing it are collected together. */
+  readonly name: string;
   taken(): Set<string>;
-  reserve(ip: string, role: AddressRole): Promise<boolean>;
+  reserve(ip: string, role: AddressRole, owner: string): Promise<boolean>;
   release(ip: string): Promise<void>;
+  /** Drops this host's reservations made by `owner` that `held` does not list; returns their addresses. */
+  dropUnheld(held: ReadonlySet<string>, owner: string): Promise<string[]>;
+}
+
+/** What one collection pass released. */
+export interface CollectReport {
+  /** "<pool id> <address>" of each address no user accounted for. */
+  addresses: string[];
+  /** Pools bound to a network the driver no longer has. */
+  pools: string[];
+  /** "<book> <address>" of each shared reservation of ours that no address of ours accounts for. */
+  reservations: string[];
+  /** Why no address or pool was judged (dockerd may be replaying what it holds). */
+  skipped?: string;
 }
 
 /** committing/releasing: its record is being written or removed; it still counts as taken. */
@@ -47,6 +67,10 @@ interface Pool {
   taken: Map<bigint, AddressRole>;
   /** Addresses whose record is in flight (allocation or release): taken, but nobody's yet. */
   pending: Map<bigint, Promise<void>>;
+  /** When each address was last handed out (or loaded at start): young ones are never collected. */
+  handedOut: Map<bigint, number>;
+  /** When the pool was loaded, created, handed out again or bound to its network. */
+  since: number;
   cursor: bigint;
   state: PoolState;
 }
@@ -82,7 +106,7 @@ export class Ipam implements IpamDriver {
 
   constructor(
     private readonly kv: KvStore,
-    driverName: string,
+    private readonly driverName: string,
     private readonly auto: { v4: AutoPoolRange; v6: AutoPoolRange },
     private readonly now: () => number = Date.now,
   ) {
@@ -101,7 +125,10 @@ export class Ipam implements IpamDriver {
       const rest = k.slice(this.addrPrefix.length);
       const sep = rest.lastIndexOf('|');
       const pool = this.pools.get(rest.slice(0, sep));
-      if (pool) pool.taken.set(ipToBigInt(rest.slice(sep + 1)).value, role as AddressRole);
+      if (!pool) continue;
+      const ip = ipToBigInt(rest.slice(sep + 1)).value;
+      pool.taken.set(ip, role as AddressRole);
+      pool.handedOut.set(ip, this.now());
     }
   }
 
@@ -161,6 +188,7 @@ export class Ipam implements IpamDriver {
         throw new ConflictError(`RequestPool: subnet ${formatCidr(cidr)} is already used by network ${existing.rec.network.slice(0, 12)}`);
       }
       this.claim(id);
+      existing.since = this.now();
       return { PoolID: id, Pool: formatCidr(cidr), Data: {} };
     }
     for (const p of this.pools.values()) {
@@ -205,7 +233,7 @@ export class Ipam implements IpamDriver {
     // A sub-range may start on the subnet's network address: never hand that out on IPv4.
     if (range.first < whole.first) range.first = whole.first;
     if (range.last > whole.last) range.last = whole.last;
-    return { rec, cidr, range, taken: new Map(), pending: new Map(), cursor: range.first, state };
+    return { rec, cidr, range, taken: new Map(), pending: new Map(), handedOut: new Map(), since: this.now(), cursor: range.first, state };
   }
 
   async releasePool(req: ReleasePoolRequest): Promise<Record<string, never>> {
@@ -214,15 +242,27 @@ export class Ipam implements IpamDriver {
     if (!pool || pool.state !== 'ready') return {};
     // Still taken while the records go (no new pool may overlap it yet), but no new addresses.
     pool.state = 'releasing';
-    const del = [this.poolPrefix + req.PoolID, ...[...pool.taken.keys()].map((ip) => this.addrKey(pool, ip))];
+    await this.dropPools([pool]);
+    return {};
+  }
+
+  /**
+   * Pools in state 'releasing' go with their addresses' records in one commit; then, best effort,
+   * their endpoint addresses' shared reservations (a failure there is collected later).
+   */
+  private async dropPools(pools: Pool[]): Promise<void> {
+    const del = pools.flatMap((pool) => [this.poolPrefix + pool.rec.id, ...[...pool.taken.keys()].map((ip) => this.addrKey(pool, ip))]);
     try {
       await this.kv.commit({ del });
     } catch (err) {
-      pool.state = 'ready';
+      for (const pool of pools) pool.state = 'ready';
       throw err;
     }
-    this.pools.delete(req.PoolID);
-    return {};
+    for (const pool of pools) {
+      this.pools.delete(pool.rec.id);
+      if (!pool.shared) continue;
+      for (const [ip, role] of pool.taken) if (role !== 'gw') await pool.shared.release(bigIntToIp(ip, pool.cidr.v6)).catch(() => undefined);
+    }
   }
 
   private addrKey(pool: Pool, ip: bigint): string {
@@ -299,7 +339,7 @@ export class Ipam implements IpamDriver {
     pool.taken.set(ip, role);
     this.claim(key);
     const write = (async () => {
-      if (reserveShared && !(await pool.shared!.reserve(text, role))) {
+      if (reserveShared && !(await pool.shared!.reserve(text, role, this.driverName))) {
         throw new HeldElsewhere(`RequestAddress: ${text} is already in use in ${pool.rec.pool} on another host`);
       }
       try {
@@ -313,7 +353,7 @@ export class Ipam implements IpamDriver {
     try {
       await write;
     } catch (err) {
-      pool.taken.delete(ip);
+      this.forget(pool, ip);
       this.claimed.delete(key);
       throw err;
     } finally {
@@ -332,6 +372,7 @@ export class Ipam implements IpamDriver {
   }
 
   private answer(pool: Pool, ip: bigint): RequestAddressResponse {
+    pool.handedOut.set(ip, this.now());
     return { Address: `${bigIntToIp(ip, pool.cidr.v6)}/${pool.cidr.prefix}`, Data: {} };
   }
 
@@ -370,11 +411,16 @@ export class Ipam implements IpamDriver {
     pool.pending.set(ip, drop);
     try {
       await drop;
-      pool.taken.delete(ip);
+      this.forget(pool, ip);
     } finally {
       pool.pending.delete(ip);
     }
     return {};
+  }
+
+  private forget(pool: Pool, ip: bigint): void {
+    pool.taken.delete(ip);
+    pool.handedOut.delete(ip);
   }
 
   /**
@@ -395,16 +441,94 @@ export class Ipam implements IpamDriver {
           throw err;
         }
       }
+      p.since = this.now();
       if (shared) {
         // Addresses held now are reserved here; any taken from now on reserves itself (record()).
         const held = [...p.taken];
         p.shared = shared;
         for (const [ip, role] of held) {
           const text = bigIntToIp(ip, p.cidr.v6);
-          if (!(await shared.reserve(text, role))) throw new ConflictError(`address ${text} of subnet ${poolCidr} is already in use on another host`);
+          if (!(await shared.reserve(text, role, this.driverName))) throw new ConflictError(`address ${text} of subnet ${poolCidr} is already in use on another host`);
         }
       }
     }
+  }
+
+  /**
+   * Releases what nobody released: dockerd's ReleaseAddress and ReleasePool fail while the plugin
+   * is down (a `docker rm -f` then, or a reply lost), and dockerd never sends them again. An
+   * address is judged only in a pool bound to one of the driver's networks (our IPAM may serve
+   * other drivers, whose use we cannot see); it goes when it is no gateway, not in flight, handed
+   * out more than `graceMs` ago (RequestAddress comes before CreateEndpoint) and `users` does not
+   * account for it. A pool goes when its network is gone from the driver. Nothing is judged while
+   * dockerd may be replaying what it holds. Then (replay or not) this host's shared reservations
+   * that no address of ours accounts for are dropped (a reply lost to a reservation, a release
+   * that failed).
+   */
+  async collectUnused(users: AddressUsers, graceMs: number): Promise<CollectReport> {
+    const report: CollectReport = { addresses: [], pools: [], reservations: [] };
+    if (this.inReplay()) return { ...report, skipped: 'dockerd may still be replaying the addresses it holds', reservations: await this.collectShared() };
+    const now = this.now();
+    const old = (t: number | undefined): boolean => t === undefined || now - t >= graceMs;
+    // Decided and marked in one synchronous step: no request can slip in between.
+    const orphans: Pool[] = [];
+    const unused: { pool: Pool; ip: bigint; role: AddressRole }[] = [];
+    for (const pool of this.pools.values()) {
+      const net = pool.rec.network;
+      if (!net || pool.state !== 'ready') continue;
+      if (!users.hasNetwork(net)) {
+        if (!pool.pending.size && old(pool.since)) orphans.push(pool);
+        continue;
+      }
+      for (const [ip, role] of pool.taken) {
+        if (role === 'gw' || pool.pending.has(ip) || !old(pool.handedOut.get(ip))) continue;
+        if (!users.uses(net, bigIntToIp(ip, pool.cidr.v6))) unused.push({ pool, ip, role });
+      }
+    }
+    for (const pool of orphans) pool.state = 'releasing';
+    let done!: () => void;
+    const drop = new Promise<void>((resolve) => (done = resolve));
+    for (const { pool, ip } of unused) pool.pending.set(ip, drop);
+    try {
+      if (unused.length) {
+        await this.kv.commit({ del: unused.map(({ pool, ip }) => this.addrKey(pool, ip)) });
+        // Still taken while its reservation goes, so no request reserves it anew meanwhile.
+        for (const { pool, ip, role } of unused) {
+          if (pool.shared && role !== 'gw') await pool.shared.release(bigIntToIp(ip, pool.cidr.v6)).catch(() => undefined);
+          this.forget(pool, ip);
+          report.addresses.push(`${pool.rec.id} ${bigIntToIp(ip, pool.cidr.v6)}`);
+        }
+      }
+    } catch (err) {
+      for (const pool of orphans) pool.state = 'ready';
+      throw err;
+    } finally {
+      for (const { pool, ip } of unused) if (pool.pending.get(ip) === drop) pool.pending.delete(ip);
+      done();
+    }
+    if (orphans.length) {
+      await this.dropPools(orphans);
+      report.pools.push(...orphans.map((p) => p.rec.id));
+    }
+    report.reservations = await this.collectShared();
+    return report;
+  }
+
+  /** This host's reservations in each shared book that none of our addresses (in flight or not) accounts for. */
+  private async collectShared(): Promise<string[]> {
+    const books = new Map<string, SharedAddresses>();
+    for (const pool of this.pools.values()) if (pool.shared) books.set(pool.shared.name, pool.shared);
+    const dropped: string[] = [];
+    for (const [name, book] of books) {
+      // Taken just before the book decides (it reads its cache before any await): an address
+      // marked taken later reserves with a fresh value, which this pass cannot drop.
+      const held = new Set<string>();
+      for (const pool of this.pools.values()) {
+        if (pool.shared?.name === name) for (const ip of pool.taken.keys()) held.add(bigIntToIp(ip, pool.cidr.v6));
+      }
+      for (const ip of await book.dropUnheld(held, this.driverName)) dropped.push(`${name} ${ip}`);
+    }
+    return dropped;
   }
 
   /** After a restart: the pools of networks spanning hosts get their shared book back. */

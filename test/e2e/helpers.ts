@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { Dockerd, startDockerd } from '../harness/dockerd';
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from '../harness/image';
-import { Plugin, startPlugin } from '../harness/plugin';
+import { Plugin, PluginOptions, startPlugin } from '../harness/plugin';
 import { ensureSystemOvs, vsctl, vsctlRun } from '../harness/ovs';
 import { forcedSteps, run, RunResult, sleep, waitFor } from '../harness/exec';
 import { purgeChains } from '../harness/iptables';
@@ -31,7 +31,7 @@ export interface Env {
 }
 
 /** Private dockerd (with the busybox image) and the real plugin daemon, side by side. */
-export async function setup(fileTag: string): Promise<Env> {
+export async function setup(fileTag: string, plugin: PluginOptions = {}): Promise<Env> {
   await ensureSystemOvs();
   const [dr, pr] = await Promise.allSettled([
     (async () => {
@@ -44,7 +44,7 @@ export async function setup(fileTag: string): Promise<Env> {
       }
       return dd;
     })(),
-    startPlugin(),
+    startPlugin(plugin),
   ]);
   if (dr.status === 'rejected' || pr.status === 'rejected') {
     if (dr.status === 'fulfilled') await dr.value.cleanup();

@@ -3,7 +3,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { startPlugin, Plugin } from '../harness/plugin';
 import { ensureSystemOvs, vsctl, vsctlRun, bridgeDatapathType } from '../harness/ovs';
@@ -280,11 +279,11 @@ const records = async () => vsctl('get', 'Open_vSwitch', '.', 'external_ids');
 test('kill -9 after Join, before dockerd moved the veth into the sandbox: the restart keeps the endpoint; a record without a port is undone', async () => {
   const id = hexId();
   await ok(p, 'NetworkDriver.CreateNetwork', createNetworkBody(id, '10.207.0.0/24', '10.207.0.1/24', { bridge: BR }));
-  // Joined: Docker's sandbox (its netns file) exists, the container end is still in the host namespace.
+  // Joined: Docker's sandbox (a netns mounted on its key) exists, the container end is still in the host namespace.
   const joined = hexId();
   await ok(p, 'NetworkDriver.CreateEndpoint', { NetworkID: id, EndpointID: joined, Interface: { Address: '10.207.0.2/24', AddressIPv6: '', MacAddress: '' }, Options: {} });
-  const sandbox = path.join(os.tmpdir(), `ocn-sandbox-${tag}`);
-  fs.writeFileSync(sandbox, '');
+  const sandbox = `/run/netns/ocn-sandbox-${tag}`;
+  await runOk('ip', ['netns', 'add', path.basename(sandbox)]);
   await ok(p, 'NetworkDriver.Join', { NetworkID: id, EndpointID: joined, SandboxKey: sandbox, Options: {} });
   const host = `ocnh${joined.slice(0, 11)}`;
   const before = { index: fs.readFileSync(`/sys/class/net/${host}/ifindex`, 'utf8'), uuid: await vsctl('get', 'Interface', host, '_uuid') };
@@ -310,5 +309,5 @@ test('kill -9 after Join, before dockerd moved the veth into the sandbox: the re
   assert.doesNotMatch(await records(), new RegExp(record(joined)));
   assert.ok(await waitGone(host));
   await ok(p, 'NetworkDriver.DeleteNetwork', { NetworkID: id });
-  fs.rmSync(sandbox, { force: true });
+  await runOk('ip', ['netns', 'del', path.basename(sandbox)]);
 });

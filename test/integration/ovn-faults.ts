@@ -1,21 +1,28 @@
 // Fault injection for the OVN tests: a wrapper around a real Db whose k-th transaction fails.
 // The database stays real; only the outcome the caller sees is forced, in one of two ways:
 // - 'rejected': the server refused it (nothing committed), like an aborted OVSDB transaction;
-// - 'reply-lost': it was committed, then the connection died before the reply came.
+// - 'reply-lost': it was committed, then the connection died before the reply came;
+// - 'unknown-uncommitted': reported as of unknown outcome, but never committed;
+// - 'unknown-late': reported as of unknown outcome at once, committed 100 ms later (a member
+//   without quorum that commits after the client's deadline).
+import { after, before } from 'node:test';
 import { type Db, findByName, findOwned } from '../../src/ovs/db';
+import { startOvsdbServer, type OvsdbServer, OVN_NB_SCHEMA } from '../ovsdb/server';
 import type { Operation, OperationResult } from '../../src/ovsdb/types';
-import { OvsdbConnectionError, OvsdbError } from '../../src/ovsdb/errors';
+import { OvsdbError, OvsdbOutcomeUnknownError } from '../../src/ovsdb/errors';
 import pino from 'pino';
 import { OvsdbClient } from '../../src/ovsdb/client';
 import { dbFromClient } from '../../src/daemon';
 import { NB_MONITOR } from '../../src/ovn/nb';
 import { OvnNetworks } from '../../src/backends/ovn/ovn-network';
 
-export type FaultMode = 'rejected' | 'reply-lost';
+export type FaultMode = 'rejected' | 'reply-lost' | 'unknown-uncommitted' | 'unknown-late';
 
 export class FaultyDb implements Db {
   /** Transactions seen since the last arm(). */
   count = 0;
+  /** The commit an 'unknown-late' fault lets happen after its error. */
+  late?: Promise<void>;
   private failAt = 0;
   private mode: FaultMode = 'rejected';
 
@@ -32,8 +39,13 @@ export class FaultyDb implements Db {
     const n = ++this.count;
     if (n !== this.failAt) return this.inner.transact(ops);
     if (this.mode === 'rejected') throw new OvsdbError('injected fault', undefined, ops.length, `injected fault: transaction ${n} rejected`);
+    if (this.mode === 'unknown-uncommitted') throw new OvsdbOutcomeUnknownError(`injected fault: transaction ${n} lost before it reached the server`);
+    if (this.mode === 'unknown-late') {
+      this.late = new Promise((r) => setTimeout(r, 100)).then(() => this.inner.transact(ops)).then(() => undefined);
+      throw new OvsdbOutcomeUnknownError(`injected fault: no reply to transaction ${n} within the deadline`);
+    }
     await this.inner.transact(ops);
-    throw new OvsdbConnectionError(`injected fault: connection lost before the reply to transaction ${n}`);
+    throw new OvsdbOutcomeUnknownError(`injected fault: connection lost before the reply to transaction ${n}`);
   }
 
   rows(table: string) {
@@ -52,6 +64,30 @@ export class FaultyDb implements Db {
   byOwner(table: string, owner: string, type?: Parameters<typeof findOwned>[3]) {
     return findOwned(this.inner, table, owner, type);
   }
+}
+
+export interface NbFixture {
+  server: OvsdbServer;
+  /** A client of its own, to read what is committed. */
+  observer: OvsdbClient;
+  /** Every client to close after the file's tests (ovnHost adds its own). */
+  clients: OvsdbClient[];
+}
+
+/** A private Northbound ovsdb-server and an observer, started before the file's tests and stopped after them. */
+export function privateNb(): NbFixture {
+  const nb = { clients: [] as OvsdbClient[] } as NbFixture;
+  before(async () => {
+    nb.server = await startOvsdbServer(OVN_NB_SCHEMA);
+    nb.observer = new OvsdbClient({ remote: nb.server.remote, database: 'OVN_Northbound', monitor: NB_MONITOR });
+    await nb.observer.connect();
+    nb.clients.push(nb.observer);
+  });
+  after(async () => {
+    for (const c of nb.clients) c.close();
+    await nb.server?.stop();
+  });
+  return nb;
 }
 
 /** One "host" of the OVN tests: its own NB connection (through a FaultyDb) and OvnNetworks. */

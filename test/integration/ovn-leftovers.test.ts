@@ -2,33 +2,17 @@
 // record gone, the NB rows still there) or an endpoint (its published ports still VIPs) collects
 // exactly what is its own: its switch references (the last one takes the switch, router port,
 // router, gateway, SNAT and DHCP) and the VIPs it holds; another host's rows stay.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOvsdbServer, OvsdbServer, OVN_NB_SCHEMA } from '../ovsdb/server';
-import { OvsdbClient } from '../../src/ovsdb/client';
-import { NB_MONITOR } from '../../src/ovn/nb';
 import type { PublishedPort } from '../../src/net/firewall';
 import { parseNetworkOptions } from '../../src/driver/options';
 import type { Endpoint, NetworkRecord } from '../../src/driver/model';
 import type { KnownState } from '../../src/backends/backend';
 import { LOCAL_SPACE } from '../../src/ipam/ipam';
-import { nbDiff, nbSnapshot, ovnHost } from './ovn-faults';
+import { nbDiff, nbSnapshot, ovnHost, privateNb } from './ovn-faults';
 
-let nbServer: OvsdbServer;
-let observer: OvsdbClient;
-const clients: OvsdbClient[] = [];
+const nb = privateNb();
 const EXT = '203.0.113.30';
-
-before(async () => {
-  nbServer = await startOvsdbServer(OVN_NB_SCHEMA);
-  observer = new OvsdbClient({ remote: nbServer.remote, database: 'OVN_Northbound', monitor: NB_MONITOR });
-  await observer.connect();
-  clients.push(observer);
-});
-after(async () => {
-  for (const c of clients) c.close();
-  await nbServer?.stop();
-});
 
 function network(id: string, sw: string, subnet: string): NetworkRecord {
   const opts = { 'ovn.switch': sw, tenant_id: 'lefty', 'ovn.gateway_chassis': 'chassis-1', 'ovn.external_ip': `${EXT}/24`, 'ovn.external_gateway': '203.0.113.1', dhcp: 'true' };
@@ -43,9 +27,9 @@ const known = (nets: NetworkRecord[], eps: Endpoint[]): KnownState => ({ network
 const tcp = (hostPort: number, containerIp: string): PublishedPort => ({ proto: 'tcp', hostPort, containerIp, containerPort: 80 });
 
 test("a host's leftovers (references, VIPs) are collected; another host's rows and its own live ones stay", async () => {
-  const empty = await nbSnapshot(observer);
+  const empty = await nbSnapshot(nb.observer);
   // h1: a live network and a lost one; h2 (whose name h1's is a prefix of) binds the lost one's switch too.
-  const [h1, h2] = [await ovnHost(nbServer.remote, 'h1', clients), await ovnHost(nbServer.remote, 'h1-x', clients)];
+  const [h1, h2] = [await ovnHost(nb.server.remote, 'h1', nb.clients), await ovnHost(nb.server.remote, 'h1-x', nb.clients)];
   const live = network('aaaa0001', 'left-live', '10.81.0.0/24');
   const lost = network('bbbb0002', 'left-lost', '10.82.0.0/24');
   const lostOnH2 = network('cccc0003', 'left-lost', '10.82.0.0/24');
@@ -63,13 +47,13 @@ test("a host's leftovers (references, VIPs) are collected; another host's rows a
   // The crash: h1 forgets `lost`, `alone` and endpoint e2; its NB rows stay.
   const removed = await h1.ovn.collectLeftovers(known([live], [kept]));
   assert.deepEqual(removed.sort(), [`${lost.ovn!.ref} on switch left-lost`, `${alone.ovn!.ref} on switch left-alone`, `VIP ${EXT}:8082/tcp`].sort());
-  const sw = (name: string) => [...observer.cache.table('Logical_Switch').values()].find((r) => r.name === name);
-  await observer.waitFor('Logical_Switch', () => (sw('left-alone') ? undefined : true), 2000);
+  const sw = (name: string) => [...nb.observer.cache.table('Logical_Switch').values()].find((r) => r.name === name);
+  await nb.observer.waitFor('Logical_Switch', () => (sw('left-alone') ? undefined : true), 2000);
   assert.ok(sw('left-lost'), "h1-x's network still holds its switch");
   assert.deepEqual(Object.keys(sw('left-lost')!.external_ids as object).filter((k) => k.startsWith('ocn-ref-')), [lostOnH2.ovn!.ref], "only h1-x's reference is left on it");
   assert.ok(sw('left-live'), "h1's live network keeps its switch");
-  // As committed (a select), not as the observer's cache has seen it so far.
-  const lbs = (await observer.transact([{ op: 'select', table: 'Load_Balancer', where: [], columns: ['vips'] }]))[0].rows ?? [];
+  // As committed (a select), not as the nb.observer's cache has seen it so far.
+  const lbs = (await nb.observer.transact([{ op: 'select', table: 'Load_Balancer', where: [], columns: ['vips'] }]))[0].rows ?? [];
   const vips = Object.assign({}, ...lbs.map((lb) => Object.fromEntries((lb.vips as ['map', [string, string][]])[1])));
   assert.deepEqual(vips, { [`${EXT}:8081`]: '10.81.0.5:80', [`${EXT}:8083`]: '10.82.0.7:80' }, "the VIPs of live publications stay, h1-x's too");
   assert.deepEqual(await h1.ovn.collectLeftovers(known([live], [kept])), [], 'a second pass finds nothing');
@@ -77,5 +61,5 @@ test("a host's leftovers (references, VIPs) are collected; another host's rows a
   // Everything of both hosts collected: the NB is as it was before them.
   await h2.ovn.collectLeftovers(known([], []));
   await h1.ovn.collectLeftovers(known([], []));
-  assert.deepEqual(nbDiff(empty, await nbSnapshot(observer)), [], 'nothing of ours left');
+  assert.deepEqual(nbDiff(empty, await nbSnapshot(nb.observer)), [], 'nothing of ours left');
 });

@@ -101,6 +101,7 @@ test('concurrent gateway requests agree; a pending gateway is not given to an en
 
 /** An OVN switch's address book shared by hosts: reserve answers after a round trip. */
 class FakeBook implements SharedAddresses {
+  readonly name = 'fake';
   readonly held = new Map<string, string>();
   taken(): Set<string> { return new Set(this.held.keys()); }
   async reserve(ip: string, role: string): Promise<boolean> {
@@ -110,6 +111,7 @@ class FakeBook implements SharedAddresses {
     return true;
   }
   async release(ip: string): Promise<void> { this.held.delete(ip); }
+  async dropUnheld(): Promise<string[]> { return []; }
 }
 
 test('shared book: concurrent automatic and static requests stay distinct, a failed commit gives the reservation back', async () => {
