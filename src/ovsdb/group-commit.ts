@@ -14,12 +14,6 @@ export interface Transactor {
 export interface GroupCommitOptions {
   /** Most parts in one merged transaction; a full batch goes at once. Default 64. */
   maxParts?: number;
-  /**
-   * When a batch closes. 'immediate' (default): after the I/O callbacks of this loop turn, which
-   * catches requests that woke on different sockets; 'microtask': when the current callback's
-   * promise jobs are done.
-   */
-  close?: 'immediate' | 'microtask';
 }
 
 interface Part {
@@ -31,18 +25,19 @@ interface Part {
 export class GroupCommit implements Transactor {
   private batch: Part[] = [];
   private readonly maxParts: number;
-  private readonly schedule: (fn: () => void) => void;
 
   constructor(private readonly db: Transactor, opts: GroupCommitOptions = {}) {
     this.maxParts = opts.maxParts ?? 64;
-    this.schedule = opts.close === 'microtask' ? queueMicrotask : (fn) => void setImmediate(fn);
   }
 
   transact(ops: Operation[]): Promise<OperationResult[]> {
     // A wait that may block would hold every other part until it gives up: it goes alone.
     if (ops.some(blocks)) return this.db.transact(ops);
     return new Promise((resolve, reject) => {
-      if (this.batch.length === 0) this.schedule(() => this.flush());
+      // The batch closes after the turn's I/O callbacks (setImmediate): the requests that woke on
+      // different sockets join it. Closing at the end of the caller's microtasks merged nothing
+      // under 100 concurrent attaches (1.0 part per transaction, against 18.6 this way).
+      if (this.batch.length === 0) setImmediate(() => this.flush());
       this.batch.push({ ops, resolve, reject });
       if (this.batch.length >= this.maxParts) this.flush();
     });
