@@ -31,8 +31,12 @@ export class GroupCommit implements Transactor {
   }
 
   transact(ops: Operation[]): Promise<OperationResult[]> {
-    // A wait that may block would hold every other part until it gives up: it goes alone.
-    if (ops.some(blocks)) return this.db.transact(ops);
+    // A wait that may block would hold every other part until it gives up: it goes alone, after
+    // what was asked before it.
+    if (ops.some(blocks)) {
+      this.flush();
+      return this.db.transact(ops);
+    }
     return new Promise((resolve, reject) => {
       // The batch closes after the turn's I/O callbacks (setImmediate): the requests that woke on
       // different sockets join it. Closing at the end of the caller's microtasks merged nothing
@@ -45,7 +49,7 @@ export class GroupCommit implements Transactor {
 
   private flush(): void {
     const parts = this.batch;
-    if (parts.length === 0) return; // already sent because it was full
+    if (parts.length === 0) return; // already sent: it was full, or a blocking wait came
     this.batch = [];
     if (parts.length === 1) {
       this.db.transact(parts[0].ops).then(parts[0].resolve, parts[0].reject);

@@ -152,6 +152,15 @@ describe('GroupCommit against ovsdb-server', { timeout: 60_000 }, () => {
     await blocked;
   });
 
+  it('a blocking wait goes after the parts asked before it', async () => {
+    const g = new GroupCommit(c);
+    const added = g.transact(addBridgeOps(root, 'gc-before'));
+    // Sent first, this wait for "no gc-before" would pass at once; sent after, it times out.
+    const absent = g.transact([ops.wait('Bridge', [ops.eq('name', 'gc-before')], ['name'], '==', [], 300)]);
+    await added;
+    await assert.rejects(absent, (e: unknown) => e instanceof OvsdbError && e.error === 'timed out');
+  });
+
   it('50 concurrent requests: one transaction, every result aligned', async () => {
     const rec = new Recording(c);
     const g = new GroupCommit(rec);
