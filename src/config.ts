@@ -31,6 +31,7 @@ export interface DaemonConfig {
   ovnNbCertificate: string;
   ovnNbCaCert: string;
   ovsdbTimeoutMs: number;
+  groupCommit: boolean;
 }
 
 interface FlagSpec {
@@ -114,6 +115,9 @@ export const DAEMON_FLAGS: FlagSpec[] = [
   { flag: 'ovsdbTimeoutMs', cli: '--ovsdb-timeout-ms', env: 'OCN_OVSDB_TIMEOUT_MS', def: '10000',
     help: 'deadline of every OVSDB and OVN Northbound request, connected or not (a cluster member without quorum holds writes)',
     parse: intIn('--ovsdb-timeout-ms', 100, 30000) },
+  { flag: 'groupCommit', cli: '--group-commit', env: 'OCN_GROUP_COMMIT', def: 'off',
+    help: 'on: the Open_vSwitch transactions of concurrent requests go out as one (ovs-vswitchd reconfigures once for them); off: one each',
+    parse: (v) => oneOf('--group-commit', ['on', 'off'])(v) === 'on' },
 ];
 
 /** The PEM files an ssl: remote needs, like ovsdb-server's --private-key, --certificate, --ca-cert. */

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { type DaemonConfig, sslFiles } from './config';
 import { createLogger, Logger } from './util/log';
 import { OvsdbClient } from './ovsdb/client';
+import { GroupCommit, type Transactor } from './ovsdb/group-commit';
 import type { Row } from './ovsdb/types';
 import type { Db } from './ovs/db';
 import { NameIndexes, OwnerIndexes } from './model/row-index';
@@ -40,11 +41,12 @@ import { OvsHealer } from './heal/ovs-healer';
 /** Tables and columns the daemon replicates from the Open_vSwitch database. */
 export { VSWITCH_MONITOR };
 
-export function dbFromClient(client: OvsdbClient): Db {
+export function dbFromClient(client: OvsdbClient, opts: { groupCommit?: boolean } = {}): Db {
   const names = new NameIndexes(client.cache);
   const owners = new OwnerIndexes(client.cache);
+  const tx: Transactor = opts.groupCommit ? new GroupCommit(client) : client;
   return {
-    transact: (ops) => client.transact(ops),
+    transact: (ops) => tx.transact(ops),
     rows: (table) => client.cache.table(table).values(),
     waitFor: <T>(table: string, pred: (row: Row) => T | undefined, ms: number) => client.waitFor(table, pred, ms),
     byName: (table, name) => names.find(table, name),
@@ -89,7 +91,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const started = Date.now();
   const log = createLogger(config.logLevel, config.name);
   const client = new OvsdbClient({ remote: config.ovsdb, database: 'Open_vSwitch', monitor: VSWITCH_MONITOR, logger: log.child({ component: 'ovsdb' }), ssl: sslFiles(config, 'ovsdb'), requestTimeoutMs: config.ovsdbTimeoutMs });
-  const db = dbFromClient(client);
+  const db = dbFromClient(client, { groupCommit: config.groupCommit });
   const root = new RootExternalIds(db);
   const kv = new OvsKvStore(db, root);
   const linkManager = new LinkManager();
