@@ -70,8 +70,9 @@ export async function until(what: string, ms: number, check: () => Promise<boole
   throw new Error(`${what}: not within ${ms} ms`);
 }
 
-export function chaosLine(scenario: string, f: { healMs: number | string; leaks: number | string; duplicateIps?: number; recreatedPorts: number | string }): void {
-  console.log(`# chaos | ${scenario} | time to heal ${typeof f.healMs === 'number' ? `${f.healMs} ms` : f.healMs} | leaks ${f.leaks} | duplicate IPs ${f.duplicateIps ?? 0} | recreated ports ${f.recreatedPorts}`);
+/** The scenario's line for the table; `more` (e.g. fleet.ts healthFigures) is appended. */
+export function chaosLine(scenario: string, f: { healMs: number | string; leaks: number | string; duplicateIps?: number; recreatedPorts: number | string }, more = ''): void {
+  console.log(`# chaos | ${scenario} | time to heal ${typeof f.healMs === 'number' ? `${f.healMs} ms` : f.healMs} | leaks ${f.leaks} | duplicate IPs ${f.duplicateIps ?? 0} | recreated ports ${f.recreatedPorts}${more ? ` | ${more}` : ''}`);
 }
 
 /** A request that must fail while a component is down: its answer time and error text. */

@@ -458,13 +458,16 @@ cmd_ovn_up() {
 #   /var/lib/docker, /run/containerd <- private dirs (when they exist on the machine)
 #   /run/openvswitch        <- <hostdir> (the host's own OVS: db.sock, br-int.mgmt)
 #   /sys                    <- sysfs of the host netns (cgroup mounts re-attached)
+# LAB_DOCKERD_EXEC_ROOT=lab passes --exec-root <hostdir>/docker/exec (the same directory by its
+# lab path): sandbox keys (<exec-root>/netns/<id>) then name a file that a plugin daemon outside
+# the dockerd's mount namespace sees too, as a host's daemon sees its dockerd's.
 # --data-root is <hostdir>/docker/root itself (so container mounts name the lab dir), API
 # socket <hostdir>/docker/docker.sock, --iptables=false --bridge=none, containers under the
 # cgroup parent /<P>-hK (how 'down' finds container processes).
 dockerd_start_script() {
   cat <<'EOS'
 set -eu
-D=$1; HD=$2; HN=$3; CG=$4; LL=$5
+D=$1; HD=$2; HN=$3; CG=$4; LL=$5; ER=$6
 same() { [ "$(stat -c %d:%i "$1")" = "$(stat -c %d:%i "$2")" ]; }
 mkdir -p "$D/cg" "$D/root" "$D/exec/plugins" "$D/ctrd" "$D/etc" "$D/varlib"
 # netns-local sysfs (else dockerd sees the root namespace's links), keeping the cgroup mounts
@@ -485,7 +488,7 @@ hostname "$HN"
 readlink /proc/self/ns/mnt > "$D/mntns"
 echo '{}' > "$D/daemon.json"
 exec dockerd --config-file "$D/daemon.json" -H "unix://$D/docker.sock" --pidfile "$D/dockerd.pid" \
-  --data-root "$D/root" --exec-root /run/docker --cgroup-parent "/$CG" \
+  --data-root "$D/root" --exec-root "$ER" --cgroup-parent "/$CG" \
   --iptables=false --ip6tables=false --ip-masq=false --bridge=none --userland-proxy=false --log-level="$LL"
 EOS
 }
@@ -507,6 +510,7 @@ cmd_dockerd_up() {
     dockerd_start_script > "$d/start.sh"
     setsid nsenter --net="/run/netns/$ns" unshare --mount --uts --propagation slave \
       bash "$d/start.sh" "$d" "$hd" "$h" "$P-$h" "${LAB_DOCKERD_LOGLEVEL:-info}" \
+      "$([ "${LAB_DOCKERD_EXEC_ROOT:-}" = lab ] && echo "$d/exec" || echo /run/docker)" \
       </dev/null >>"$d/dockerd.log" 2>&1 &
     echo $! > "$d/launcher.pid"
   fi

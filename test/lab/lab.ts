@@ -29,8 +29,8 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DOCKER_CLI } from '../harness/dockerd';
-import { atExit, isAlive, run, runOk, RunOptions, RunResult, tailFile } from '../harness/exec';
+import { crashDockerd, DOCKER_CLI } from '../harness/dockerd';
+import { atExit, isAlive, run, runOk, RunOptions, RunResult, tailFile, terminate, waitDead } from '../harness/exec';
 import { ensureBusyboxImage } from '../harness/image';
 import { repoRoot } from '../harness/paths';
 import { Plugin, PluginOptions, pluginBinPath, startPlugin as harnessStartPlugin } from '../harness/plugin';
@@ -195,6 +195,10 @@ export interface LabDockerd {
   nsExec(cmd: string, args?: string[], opts?: RunOptions): Promise<RunResult>;
   logs(maxBytes?: number): string;
   alive(): boolean;
+  /** SIGKILL of dockerd and its managed containerd (a crash); containers and shims live on. */
+  kill9(): Promise<void>;
+  /** SIGTERM of dockerd (it stops its containers) unless it is dead already, then a new start. */
+  restart(): Promise<void>;
   /** Kills its containers, stops it and everything it started (containerd, shims). Idempotent. */
   stop(): Promise<void>;
 }
@@ -511,7 +515,7 @@ class LabDockerdImpl implements LabDockerd {
   startupMs = 0;
   private stopped?: Promise<void>;
 
-  constructor(private readonly lab: LabImpl, readonly host: LabHost) {
+  constructor(private readonly lab: LabImpl, readonly host: LabHost, private readonly execRoot: 'docker' | 'lab') {
     this.sock = path.join(host.dir, 'docker', 'docker.sock');
     this.hostUrl = `unix://${this.sock}`;
     this.logFile = path.join(host.dir, 'docker', 'dockerd.log');
@@ -519,7 +523,7 @@ class LabDockerdImpl implements LabDockerd {
 
   async start(): Promise<void> {
     const t0 = Date.now();
-    await this.lab.sh(['dockerd-up', this.host.name], { timeoutMs: 120_000 });
+    await this.lab.sh(['dockerd-up', this.host.name], { timeoutMs: 120_000, env: this.execRoot === 'lab' ? { LAB_DOCKERD_EXEC_ROOT: 'lab' } : {} });
     this.startupMs = Date.now() - t0;
     this.pid = Number(fs.readFileSync(path.join(this.host.dir, 'docker', 'dockerd.pid'), 'utf8').trim());
   }
@@ -550,6 +554,27 @@ class LabDockerdImpl implements LabDockerd {
     return isAlive(this.pid);
   }
 
+  private containerdPid(): number | undefined {
+    try {
+      const p = Number(fs.readFileSync(path.join(this.host.dir, 'docker', 'exec', 'containerd', 'containerd.pid'), 'utf8').trim());
+      return p > 0 && isAlive(p) ? p : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async kill9(): Promise<void> {
+    await crashDockerd(this.pid, this.containerdPid());
+  }
+
+  async restart(): Promise<void> {
+    if (this.stopped) throw new Error(`dockerd of ${this.host.name} was stopped for good`);
+    const c = this.containerdPid();
+    if (this.alive()) await terminate(this.pid, 45_000);
+    if (c && !(await waitDead(c, 10_000))) await terminate(c, 5000);
+    await this.start();
+  }
+
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       if (fs.existsSync(this.lab.dir)) await this.lab.sh(['dockerd-down', this.host.name], { timeoutMs: 120_000 });
@@ -565,11 +590,13 @@ class LabDockerdImpl implements LabDockerd {
  * (= the host's OVS dir) are private, and /run/docker/plugins is the host's pluginDir (where
  * host.startPlugin() puts the daemon's socket). --iptables=false --bridge=none, API socket
  * <host dir>/docker/docker.sock, containers in cgroup /<prefix>-hK. With `image` (default false)
- * the busybox test image (harness/image.ts, ocn-busybox:latest) is imported.
+ * the busybox test image (harness/image.ts, ocn-busybox:latest) is imported. `execRoot: 'lab'`
+ * gives dockerd its exec root by the lab path (<host dir>/docker/exec) instead of /run/docker, so
+ * the sandbox keys it sends (<exec root>/netns/<id>) exist for the host's plugin daemon too.
  */
-export async function startLabDockerd(lab: Lab, h: HostRef, opts: { image?: boolean } = {}): Promise<LabDockerd> {
+export async function startLabDockerd(lab: Lab, h: HostRef, opts: { image?: boolean; execRoot?: 'docker' | 'lab' } = {}): Promise<LabDockerd> {
   const impl = lab as LabImpl;
-  const d = new LabDockerdImpl(impl, impl.host(h));
+  const d = new LabDockerdImpl(impl, impl.host(h), opts.execRoot ?? 'docker');
   impl.dockerds.add(d);
   try {
     await d.start();
