@@ -5,6 +5,7 @@
 // exactly one contender wins, with no retry loop for the winner.
 import * as crypto from 'node:crypto';
 import type { Db } from '../ovs/db';
+import type { Row } from '../ovsdb/types';
 import { externalIds } from '../ovs/db';
 import { byUuid, map } from '../ovs/wire';
 import { findSwitch, LS } from './logical-switch';
@@ -22,9 +23,21 @@ export class AddressBook {
     return out;
   }
 
+  /**
+   * The switch from the cache. A miss is asked of NB before it counts: a daemon started while NB
+   * was unreachable has an empty cache, and "no such switch" would then hide "NB is down" (the
+   * round trip fails naming NB instead).
+   */
+  private async currentSwitch(): Promise<Row | undefined> {
+    const cached = findSwitch(this.nb, this.switchName);
+    if (cached) return cached;
+    await this.nb.transact([{ op: 'select', table: LS, where: [['name', '==', this.switchName]], columns: ['name'] }]);
+    return findSwitch(this.nb, this.switchName);
+  }
+
   /** True when the address is now ours; false when another holder has it. */
   async reserve(ip: string, role: string): Promise<boolean> {
-    const ls = findSwitch(this.nb, this.switchName);
+    const ls = await this.currentSwitch();
     if (!ls) throw new Error(`logical switch ${this.switchName} no longer exists`);
     const key = ADDR_PREFIX + ip;
     const held = externalIds(ls)[key];
@@ -44,7 +57,7 @@ export class AddressBook {
   }
 
   async release(ip: string): Promise<void> {
-    const ls = findSwitch(this.nb, this.switchName);
+    const ls = await this.currentSwitch();
     if (!ls) return;
     const key = ADDR_PREFIX + ip;
     const value = externalIds(ls)[key];

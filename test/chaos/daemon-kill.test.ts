@@ -78,6 +78,10 @@ test(`daemon kill -9 during ${RUNS} parallel docker runs on four network kinds, 
     let leaks = await leaksNow(fleet);
     for (const deadline = Date.now() + LEAK_WAIT_MS; leaks.length && Date.now() < deadline; leaks = await leaksNow(fleet)) await sleep(2000);
     figures.leaks += leaks.length;
+    for (const ip of leaks.map((l) => /(?:reservation|address record) (\S+)/.exec(l)?.[1]).filter(Boolean)) {
+      const lines = p.logs().split('\n').filter((l) => l.includes(`${ip}/`) || l.includes(`"${ip}"`) || l.includes('harness: restarted') || (l.includes('ReleaseAddress') && l.includes('request failed')));
+      note(`round ${round}: what the daemon logged of leaked ${ip}:\n${lines.slice(-12).map((l) => l.slice(0, 400)).join('\n')}`);
+    }
     if (leaks.length) problems.push(`round ${round}: left behind: ${leaks.slice(0, 6).join(', ')}${leaks.length > 6 ? ` (+${leaks.length - 6})` : ''}`);
   }
 
