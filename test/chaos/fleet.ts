@@ -64,21 +64,28 @@ export interface FleetContainer {
 
 const OVERLAY_VNI = '6001';
 
-function hostArgs(lab: Lab, self: LabHost): string[] {
-  const peers = lab.hosts.filter((x) => x !== self).map((x) => x.ip).join(',');
-  return ['--ovn-nb', lab.nbRemote, '--peers', peers, '--underlay-mtu', '1600'];
+export interface FleetOptions {
+  /** OVN NB as a Raft cluster of 3 (default: the lab's standalone NB). */
+  nbCluster?: 3;
+  /** More flags for both daemons. */
+  daemonArgs?: string[];
 }
 
-/** Builds the fleet; `tag` names the dockerd's networks apart from other files' (one fleet a file). */
-export async function startFleet(): Promise<Fleet> {
+function hostArgs(lab: Lab, self: LabHost, more: string[]): string[] {
+  const peers = lab.hosts.filter((x) => x !== self).map((x) => x.ip).join(',');
+  return ['--ovn-nb', lab.nbRemote, '--peers', peers, '--underlay-mtu', '1600', ...more];
+}
+
+/** Builds the fleet (one a test file: a lab of its own). */
+export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
   const t0 = Date.now();
-  const lab = await startLab({ hosts: 2, ovn: true, chassis: 'external' });
+  const lab = await startLab({ hosts: 2, ovn: true, chassis: 'external', nbCluster: opts.nbCluster });
   try {
     const [h, h2] = lab.hosts;
     const [d] = await Promise.all([startLabDockerd(lab, h, { image: true, execRoot: 'lab' }), ovnChassisUp(lab)]);
     const [p, p2] = await Promise.all([
-      h.startPlugin(hostArgs(lab, h), { pluginDir: '/run/docker/plugins' }),
-      h2.startPlugin(hostArgs(lab, h2)),
+      h.startPlugin(hostArgs(lab, h, opts.daemonArgs ?? []), { pluginDir: '/run/docker/plugins' }),
+      h2.startPlugin(hostArgs(lab, h2, opts.daemonArgs ?? [])),
     ]);
     const scope: LeakScope = {
       p,

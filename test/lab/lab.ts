@@ -53,6 +53,8 @@ export interface LabOptions {
   /** 'host' (default): `up` sets external_ids:system-id=hK (as ovs-ctl leaves it on a machine named
    *  hK); 'none': no system-id (NB: every lab host has the machine's one uname hostname). */
   systemId?: 'host' | 'none';
+  /** OVN NB as a Raft cluster of this many members in the central namespace (default 1: standalone). */
+  nbCluster?: 1 | 3 | 5;
   /** Lab id ([a-z0-9]{1,12}); default: unique per process and call. */
   id?: string;
   /** Namespace prefix; default ocnl<id>. */
@@ -145,8 +147,13 @@ export interface Lab {
   readonly encap: 'geneve' | 'vxlan';
   readonly chassis: 'lab' | 'external';
   readonly hosts: LabHost[];
-  /** tcp:192.168.100.254:6641 (reachable from the hosts' namespaces, not from the root one). */
+  /** tcp:192.168.100.254:6641 (reachable from the hosts' namespaces, not from the root one); with
+   *  nbCluster, every member's, comma-separated. */
   readonly nbRemote: string;
+  /** The NB ovsdb-server(s): one, or the Raft members (central-up starts any that is not running). */
+  readonly nbMembers: NbMember[];
+  /** Index of the member that is the Raft leader now (waits for an election). */
+  nbLeader(timeoutMs?: number): Promise<number>;
   readonly sbRemote: string;
   /** unix:/tmp/ocn-lab-<id>/central/ovnnb_db.sock (reachable from anywhere on the machine). */
   readonly nbUnix: string;
@@ -177,6 +184,14 @@ export interface Lab {
 }
 
 export type HostRef = LabHost | string | number;
+
+export interface NbMember {
+  tcpRemote: string;
+  unixRemote: string;
+  pidFile: string;
+  /** Its unixctl socket (ovs-appctl -t). */
+  ctl: string;
+}
 
 export interface LabDockerd {
   readonly host: LabHost;
@@ -335,7 +350,8 @@ class HostImpl implements LabHost {
 class LabImpl implements Lab {
   readonly dir: string;
   readonly hosts: LabHost[] = [];
-  readonly nbRemote = `tcp:${CENTRAL_IP}:6641`;
+  readonly nbRemote: string;
+  readonly nbMembers: NbMember[] = [];
   readonly sbRemote = `tcp:${CENTRAL_IP}:6642`;
   readonly nbUnix: string;
   readonly sbUnix: string;
@@ -352,10 +368,16 @@ class LabImpl implements Lab {
     readonly encap: 'geneve' | 'vxlan',
     readonly chassis: 'lab' | 'external',
     readonly systemIdMode: 'host' | 'none',
+    private readonly nbCluster: number,
     n: number,
   ) {
     this.dir = STATE_PREFIX + id;
-    this.nbUnix = `unix:${this.dir}/central/ovnnb_db.sock`;
+    for (let k = 0; k < nbCluster; k++) {
+      const stem = path.join(this.dir, 'central', k ? `ovnnb_db-${k}` : 'ovnnb_db');
+      this.nbMembers.push({ tcpRemote: `tcp:${CENTRAL_IP}:${6641 + 10 * k}`, unixRemote: `unix:${stem}.sock`, pidFile: `${stem}.pid`, ctl: `${stem}.ctl` });
+    }
+    this.nbRemote = this.nbMembers.map((m) => m.tcpRemote).join(',');
+    this.nbUnix = this.nbMembers.map((m) => m.unixRemote).join(',');
     this.sbUnix = `unix:${this.dir}/central/ovnsb_db.sock`;
     this.centralNs = `${prefix}-c`;
     this.underlayNs = `${prefix}-ul`;
@@ -363,7 +385,7 @@ class LabImpl implements Lab {
   }
 
   sh(args: string[], opts?: RunOptions): Promise<string> {
-    return labSh(this.id, args, opts, { LAB_PREFIX: this.prefix, LAB_ENCAP: this.encap, LAB_CHASSIS: this.chassis, LAB_SYSTEM_ID: this.systemIdMode, LAB_OWNER_PID: String(process.pid) });
+    return labSh(this.id, args, opts, { LAB_PREFIX: this.prefix, LAB_ENCAP: this.encap, LAB_CHASSIS: this.chassis, LAB_SYSTEM_ID: this.systemIdMode, LAB_NB_CLUSTER: String(this.nbCluster), LAB_OWNER_PID: String(process.pid) });
   }
 
   host(h: HostRef): LabHost {
@@ -372,6 +394,18 @@ class LabImpl implements Lab {
     const host = this.hosts[i - 1];
     if (!host) throw new Error(`lab ${this.id} has no host ${String(h)}`);
     return host;
+  }
+
+  async nbLeader(timeoutMs = 15_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const [k, m] of this.nbMembers.entries()) {
+        const r = await run('ovs-appctl', ['-t', m.ctl, 'cluster/status', 'OVN_Northbound'], { timeoutMs: 5000 });
+        if (r.code === 0 && /^Role: leader$/m.test(r.stdout)) return k;
+      }
+      if (Date.now() > deadline) throw new Error(`lab ${this.id}: no NB member is the leader after ${timeoutMs} ms`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
   }
 
   async nbctl(...args: string[]): Promise<string> {
@@ -479,7 +513,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     if (owner && owner !== process.pid && isAlive(owner)) throw new Error(`lab ${id} is in use by pid ${owner}`);
     await labSh(id, ['down']);
   }
-  const lab = new LabImpl(id, opts.prefix ?? `ocnl${id}`, opts.encap ?? 'geneve', opts.chassis ?? 'lab', opts.systemId ?? 'host', opts.hosts);
+  const lab = new LabImpl(id, opts.prefix ?? `ocnl${id}`, opts.encap ?? 'geneve', opts.chassis ?? 'lab', opts.systemId ?? 'host', opts.nbCluster ?? 1, opts.hosts);
   if (!exitHooked) {
     exitHooked = true;
     atExit(() => {
