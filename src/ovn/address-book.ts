@@ -5,7 +5,6 @@
 // exactly one contender wins, with no retry loop for the winner.
 import * as crypto from 'node:crypto';
 import type { Db } from '../ovs/db';
-import type { Row } from '../ovsdb/types';
 import { externalIds } from '../ovs/db';
 import { byUuid, map } from '../ovs/wire';
 import { findSwitch, LS } from './logical-switch';
@@ -28,7 +27,7 @@ export class AddressBook {
    * was unreachable has an empty cache, and "no such switch" would then hide "NB is down" (the
    * round trip fails naming NB instead).
    */
-  private async currentSwitch(): Promise<Row | undefined> {
+  private async currentSwitch(): Promise<ReturnType<typeof findSwitch>> {
     const cached = findSwitch(this.nb, this.switchName);
     if (cached) return cached;
     await this.nb.transact([{ op: 'select', table: LS, where: [['name', '==', this.switchName]], columns: ['name'] }]);

@@ -1,5 +1,6 @@
-// Shared pieces of the chaos scenarios: restarting a lab host's OVS daemons by PID, the tunnel
-// bridge's flows and OVS interfaces to compare before/after, and the summary line each prints.
+// Shared pieces of the chaos scenarios: restarting a lab host's OVS daemons by PID, snapshots of
+// a lab host's container ports (to prove none was recreated), the tunnel bridge's flows and OVS
+// interfaces to compare before/after, and the summary line each scenario prints.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LabHost } from '../lab/lab';
@@ -29,9 +30,25 @@ export async function startOvsDaemon(h: LabHost, daemon: 'ovs-vswitchd' | 'ovsdb
   await h.execOk('env', [...env, daemon, ...args]);
 }
 
+/** Container-side ports (veths) with their ofport and kernel ifindex. */
+export async function containerPorts(h: LabHost): Promise<Map<string, string>> {
+  const out = await h.vsctl('--format=csv', '--no-headings', '--columns=name,type,ofport,ifindex', 'list', 'Interface');
+  const m = new Map<string, string>();
+  for (const line of out.split('\n').filter(Boolean)) {
+    const [name, type, ofport, ifindex] = line.split(',').map((s) => s.replace(/"/g, ''));
+    if (type === '' && !name.startsWith('br-') && name !== 'eth0') m.set(name, `${ofport}/${ifindex}`);
+  }
+  return m;
+}
+
 /** Every Interface row: more after healing than before is a leak. */
 export async function interfaceNames(h: LabHost): Promise<string[]> {
   return (await h.vsctl('--format=csv', '--no-headings', '--columns=name', 'list', 'Interface')).split('\n').filter(Boolean).sort();
+}
+
+/** Ports whose ofport or ifindex changed (or vanished): recreated by someone. */
+export function recreated(before: Map<string, string>, after: Map<string, string>): string[] {
+  return [...before].filter(([n, v]) => after.get(n) !== v).map(([n, v]) => `${n} ${v} -> ${after.get(n) ?? 'gone'}`);
 }
 
 /** dump-flows without counters and ages, sorted: comparable before/after. */
