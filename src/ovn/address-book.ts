@@ -44,6 +44,18 @@ export class AddressBook {
     return out;
   }
 
+  /**
+   * The switch from the cache. A miss is asked of NB before it counts: a daemon started while NB
+   * was unreachable has an empty cache, and "no such switch" would then hide "NB is down" (the
+   * round trip fails naming NB instead).
+   */
+  private async currentSwitch(): Promise<ReturnType<typeof findSwitch>> {
+    const cached = findSwitch(this.nb, this.switchName);
+    if (cached) return cached;
+    await this.nb.transact([{ op: 'select', table: LS, where: [['name', '==', this.switchName]], columns: ['name'] }]);
+    return findSwitch(this.nb, this.switchName);
+  }
+
   /** An endpoint reservation this host's `owner` made: the caller (who does not hold it) may take it over. */
   private ours(value: string | undefined, owner: string | undefined): value is string {
     if (value === undefined || owner === undefined) return false;
@@ -56,7 +68,7 @@ export class AddressBook {
    * hold the address already: a reservation of its own found there is a leftover, taken over.
    */
   async reserve(ip: string, role: string, owner?: string): Promise<boolean> {
-    const ls = findSwitch(this.nb, this.switchName);
+    const ls = await this.currentSwitch();
     if (!ls) throw new Error(`logical switch ${this.switchName} no longer exists`);
     const key = ADDR_PREFIX + ip;
     const held = ls.external_ids[key];
@@ -101,7 +113,7 @@ export class AddressBook {
   }
 
   async release(ip: string): Promise<void> {
-    const ls = findSwitch(this.nb, this.switchName);
+    const ls = await this.currentSwitch();
     if (!ls) return;
     const key = ADDR_PREFIX + ip;
     const value = ls.external_ids[key];

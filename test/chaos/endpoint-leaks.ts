@@ -1,42 +1,69 @@
 // Shared by the chaos scenarios about endpoints: what a Docker burst left behind that no
-// container owns, duplicate addresses, and whether running containers reach their peers.
-import { Env, docker, exec, kvKeys, linkExists, linkNamesOf, ovsFind } from '../e2e/helpers';
+// container owns, duplicate addresses, and small helpers to run checks side by side.
+import type { RunResult } from '../harness/exec';
+import type { Plugin } from '../harness/plugin';
+import { linkNamesOf } from '../e2e/helpers';
+
+/** Where one plugin daemon and its dockerd live: the views a leak check needs. */
+export interface LeakScope {
+  /** The plugin (driver name, request log). */
+  p: Plugin;
+  docker(args: string[]): Promise<RunResult>;
+  /** ovs-vsctl on the OVSDB the plugin writes; trimmed stdout. */
+  vsctl(...args: string[]): Promise<string>;
+  /** Names of the links in the plugin's network namespace. */
+  links(): Promise<Set<string>>;
+}
+
+/** Endpoint ids of every container the dockerd knows (running or not). */
+export async function ownedEndpoints(scope: LeakScope): Promise<Set<string>> {
+  const ids = (await scope.docker(['ps', '-aq', '--no-trunc'])).stdout.split(/\s+/).filter(Boolean);
+  const owned = new Set<string>();
+  if (!ids.length) return owned;
+  const r = await scope.docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.EndpointID}} {{end}}', ...ids]);
+  for (const ep of r.stdout.split(/\s+/).filter(Boolean)) owned.add(ep);
+  return owned;
+}
+
+/** external_ids of the Open_vSwitch row: the plugin's records (`ocn.<name>.*`). */
+export async function recordKeys(scope: LeakScope): Promise<string[]> {
+  const j = JSON.parse(await scope.vsctl('--format=json', '--columns=external_ids', 'list', 'Open_vSwitch', '.')) as { data: [[string, [string, string][]]][] };
+  return j.data[0][0][1].map(([k]) => k).filter((k) => k.startsWith(`ocn.${scope.p.name}.`));
+}
+
+/** Interface rows of the plugin's endpoints: name, endpoint id, ofport. */
+export async function endpointInterfaces(scope: LeakScope): Promise<{ name: string; endpoint: string; ofport: number }[]> {
+  const out = await scope.vsctl('--format=json', '--columns=name,external_ids,ofport', 'find', 'Interface', `external_ids:ocn-owner=${scope.p.name}`, 'external_ids:ocn-owner-type=endpoint');
+  const j = JSON.parse(out) as { data: [string, [string, [string, string][]], number | [string, unknown[]]][] };
+  return j.data.map(([name, ids, ofport]) => ({ name, endpoint: Object.fromEntries(ids[1])['ocn-endpoint'] ?? '', ofport: typeof ofport === 'number' ? ofport : -1 }));
+}
 
 /** Veths, OVS ports and endpoint records of this plugin that no existing container owns. */
-export async function endpointLeaks(env: Env): Promise<string[]> {
-  const ids = (await docker(env, ['ps', '-aq', '--no-trunc'])).stdout.split(/\s+/).filter(Boolean);
-  const owned = new Set<string>();
-  for (const id of ids) {
-    const r = await docker(env, ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.EndpointID}} {{end}}', id]);
-    for (const ep of r.stdout.split(/\s+/).filter(Boolean)) owned.add(ep);
-  }
+export async function endpointLeaks(scope: LeakScope, alsoOwned: Iterable<string> = []): Promise<string[]> {
+  const owned = await ownedEndpoints(scope);
+  for (const e of alsoOwned) owned.add(e);
   const ownedLinks = new Set([...owned].flatMap((e) => [`ocnh${e.slice(0, 11)}`, `ocnc${e.slice(0, 11)}`]));
+  const present = await scope.links();
   const leaks: string[] = [];
-  for (const n of linkNamesOf(env.p)) if (/^ocn[hc]/.test(n) && !ownedLinks.has(n) && linkExists(n)) leaks.push(`veth ${n}`);
-  for (const r of await ovsFind('Interface', `external_ids:ocn-owner=${env.P}`, 'external_ids:ocn-owner-type=endpoint')) {
-    if (!owned.has(r.ids['ocn-endpoint'])) leaks.push(`port ${r.name}`);
-  }
-  for (const k of await kvKeys(env.P)) {
+  for (const n of linkNamesOf(scope.p)) if (/^ocn[hc]/.test(n) && !ownedLinks.has(n) && present.has(n)) leaks.push(`veth ${n}`);
+  for (const r of await endpointInterfaces(scope)) if (!owned.has(r.endpoint)) leaks.push(`port ${r.name}`);
+  for (const k of await recordKeys(scope)) {
     const m = /\.ep\.([0-9a-f]{64})$/.exec(k);
     if (m && !owned.has(m[1])) leaks.push(`record ${k}`);
   }
   return leaks;
 }
 
+/** Address records of the plugin's IPAM whose address is in `held` by nobody. */
+export async function addressRecordLeaks(scope: LeakScope, held: Set<string>): Promise<string[]> {
+  const prefix = `ocn.${scope.p.name}.addr.`;
+  return (await recordKeys(scope)).filter((k) => k.startsWith(prefix)).map((k) => k.slice(k.lastIndexOf('|') + 1)).filter((ip) => !held.has(ip)).map((ip) => `address record ${ip}`);
+}
+
 /** Addresses held by more than one container. */
 export function duplicates(ips: string[]): string[] {
   const seen = new Set<string>();
   return [...new Set(ips.filter((ip) => (seen.has(ip) ? true : (seen.add(ip), false))))];
-}
-
-/** Pings `target` from `container` until one answer or the deadline; the ms it took, or undefined. */
-export async function reachesWithin(env: Env, container: string, target: string, ms: number): Promise<number | undefined> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    const r = await exec(env, container, ['ping', '-c', '1', '-W', '1', target], 5_000);
-    if (r.code === 0) return Date.now() - started;
-  }
-  return undefined;
 }
 
 /** Runs `fn` over `items`, at most `width` at a time. */

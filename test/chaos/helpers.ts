@@ -1,5 +1,6 @@
 // Shared pieces of the chaos scenarios: restarting a lab host's OVS daemons by PID, snapshots of
-// the container ports (to prove none was recreated) and the one summary line each scenario prints.
+// a lab host's container ports (to prove none was recreated), the tunnel bridge's flows and OVS
+// interfaces to compare before/after, and the summary line each scenario prints.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LabHost } from '../lab/lab';
@@ -27,11 +28,6 @@ export async function startOvsDaemon(h: LabHost, daemon: 'ovs-vswitchd' | 'ovsdb
     ? [`unix:${d}/db.sock`, '--disable-system', ...common]
     : [`${d}/conf.db`, `--remote=punix:${d}/db.sock`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options', ...common];
   await h.execOk('env', [...env, daemon, ...args]);
-}
-
-export interface PortSnapshot {
-  /** Interface name -> "ofport/ifindex" for every port that is not an internal/patch/tunnel one. */
-  ports: Map<string, string>;
 }
 
 /** Container-side ports (veths) with their ofport and kernel ifindex. */
@@ -70,8 +66,9 @@ export async function until(what: string, ms: number, check: () => Promise<boole
   throw new Error(`${what}: not within ${ms} ms`);
 }
 
-export function chaosLine(scenario: string, f: { healMs: number | string; leaks: number | string; duplicateIps?: number; recreatedPorts: number | string }): void {
-  console.log(`# chaos | ${scenario} | time to heal ${typeof f.healMs === 'number' ? `${f.healMs} ms` : f.healMs} | leaks ${f.leaks} | duplicate IPs ${f.duplicateIps ?? 0} | recreated ports ${f.recreatedPorts}`);
+/** The scenario's line for the table; `more` (e.g. fleet.ts healthFigures) is appended. */
+export function chaosLine(scenario: string, f: { healMs: number | string; leaks: number | string; duplicateIps?: number; recreatedPorts: number | string }, more = ''): void {
+  console.log(`# chaos | ${scenario} | time to heal ${typeof f.healMs === 'number' ? `${f.healMs} ms` : f.healMs} | leaks ${f.leaks} | duplicate IPs ${f.duplicateIps ?? 0} | recreated ports ${f.recreatedPorts}${more ? ` | ${more}` : ''}`);
 }
 
 /** A request that must fail while a component is down: its answer time and error text. */

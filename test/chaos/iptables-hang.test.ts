@@ -1,7 +1,8 @@
 // Chaos (d): iptables-restore hangs (a stand-in first on the daemon's PATH sleeps while a flag
 // file exists). Requests must answer within the bound with an error naming iptables, and once
 // iptables answers again the daemon must come good on its own: start-up is retried, not
-// abandoned. Real dockerd, real daemon, the system OVS (nothing of it is disturbed).
+// abandoned: a network created then works and its container reaches its gateway. Real dockerd,
+// real daemon, the system OVS (nothing of it is disturbed).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
@@ -12,7 +13,7 @@ import { startDockerd } from '../harness/dockerd';
 import { ensureBusyboxImage } from '../harness/image';
 import { startPlugin } from '../harness/plugin';
 import { ensureSystemOvs } from '../harness/ovs';
-import { Env, cleanup, docker, dockerOk, runSleeper } from '../e2e/helpers';
+import { Env, cleanup, docker, dockerOk, netSettings, pings, runSleeper } from '../e2e/helpers';
 import { chaosLine, until } from './helpers';
 
 let env: Env | undefined;
@@ -58,6 +59,10 @@ test('iptables-restore hangs: requests answer within the bound naming iptables; 
     await runSleeper(e, 'chaosipt-c', ['--network', 'chaosipt2']);
     const ip = await dockerOk(e, ['inspect', '-f', '{{(index .NetworkSettings.Networks "chaosipt2").IPAddress}}', 'chaosipt-c']);
     assert.match(ip, /^10\.77\.0\./, 'the container got its address on the network');
+    // The container's own gateway: with the plugin's IPAM, `docker network inspect` has no
+    // gateway in IPAM.Config (dockerd keeps the one the IPAM chose only per endpoint).
+    const gw = (await netSettings(e, 'chaosipt-c', 'chaosipt2')).Gateway;
+    assert.ok(await pings(e, 'chaosipt-c', gw), `the container reaches its gateway ${gw}`);
   } finally {
     chaosLine('iptables-hang', { healMs, leaks: 0, recreatedPorts: 0 });
   }

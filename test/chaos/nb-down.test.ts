@@ -1,62 +1,65 @@
-// Chaos (c): OVN NB (standalone, the lab's central) down for 30 s, the daemon even (re)started
-// meanwhile: plain networks keep working (new containers start, reach their gateway), an OVN
-// request answers within 30 s naming OVN NB, and once NB is back OVN networks work again
-// without restarting the daemon.
+// Chaos (c): OVN NB (standalone, the lab's central) down for 30 s under the fleet (fleet.ts: a
+// real dockerd with containers on plain VLAN, gateway=local, plain overlay and OVN networks), the
+// daemon even restarted meanwhile: plain networks keep working (running containers connected,
+// new ones start), a `docker run` on the OVN network fails within 30 s naming OVN NB, and once NB
+// is back OVN networks work again without restarting the daemon; then the whole fleet is healthy
+// and no container's port was recreated.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startLab, Lab } from '../lab/lab';
-import type { Plugin } from '../harness/plugin';
-import { run } from '../harness/exec';
-import { attach, createNetwork, ovnChassisUp, ping } from '../multihost/attach';
+import { BUSYBOX_IMAGE } from '../harness/image';
 import { chaosLine, untilWorks } from './helpers';
+import { checkHealth, destroyFleet, Fleet, Health, healthFigures, netOf, PLAIN_KINDS, portSnapshot, problemsOf, startFleet } from './fleet';
 
-let lab: Lab;
-let p: Plugin;
-const tag = Math.random().toString(16).slice(2, 6);
-const names: string[] = [];
-const ns = (n: string) => { const x = `ocnn${tag}${n}`; names.push(x); return x; };
+let fleet: Fleet;
 const NB_DOWN_MS = 30_000;
 
 before(async () => {
-  lab = await startLab({ hosts: 1, ovn: true, chassis: 'external', encap: 'geneve' });
-  await ovnChassisUp(lab);
-  p = await lab.hosts[0].startPlugin(['--ovn-nb', lab.nbRemote]);
+  fleet = await startFleet();
 });
 after(async () => {
-  for (const n of names) await run('ip', ['netns', 'del', n]);
-  await lab?.destroy();
+  await destroyFleet(fleet);
 });
 
-test('OVN NB down for 30 s: plain networks work, OVN requests name NB, OVN works again once NB is back', async () => {
-  const h = lab.hosts[0];
+test('OVN NB down for 30 s: plain networks work, OVN requests name NB, OVN works again once NB is back; the fleet healthy', async () => {
+  const { lab, p, d } = fleet;
+  const ovn = netOf(fleet, 'ovn');
+  const ports = await portSnapshot(fleet);
   const nbPid = Number(fs.readFileSync(path.join(lab.dir, 'central', 'ovnnb_db.pid'), 'utf8').trim());
   process.kill(nbPid, 'SIGKILL');
   const downAt = Date.now();
   // A daemon start while NB is unreachable must not hold plain networks back.
   await p.restart();
   const pid = p.pid;
-  const plain = await createNetwork(p, '10.82.0.0/24', { bridge: 'br-plain' });
-  const c = await attach(h, p, plain, ns('p'));
-  assert.ok(await ping(c.ns, plain.gateway.split('/')[0]), 'a new container on a plain network reaches its gateway');
+  const meanwhile = await checkHealth(fleet, { kinds: PLAIN_KINDS, before: ports });
+  assert.deepEqual(problemsOf(meanwhile), [], 'plain networks while NB is down');
+
   const t1 = Date.now();
-  const err = await createNetwork(p, '10.83.0.0/24', { 'ovn.switch': 'chaos' }).then(() => 'created', (e: unknown) => String(e));
-  const ovnDown = { ms: Date.now() - t1, err };
-  assert.ok(ovnDown.ms < 30_000, `answered in ${ovnDown.ms} ms`);
-  assert.match(ovnDown.err, new RegExp(`OVN NB at ${lab.nbRemote.replace(/[.]/g, '\\.')}`), `the error names OVN NB: ${ovnDown.err}`);
+  const down = await d.docker(['run', '-d', '--name', 'ovn-during', '--network', ovn.name, BUSYBOX_IMAGE, 'sleep', '1d'], { timeoutMs: 60_000 });
+  const downMs = Date.now() - t1;
+  await d.docker(['rm', '-f', 'ovn-during']);
+  assert.notEqual(down.code, 0, 'a container cannot join an OVN network without NB');
+  assert.ok(downMs < 30_000, `answered in ${downMs} ms`);
+  assert.match(down.stderr, new RegExp(`OVN NB at ${lab.nbRemote.replace(/[.]/g, '\\.')}`), `the error names OVN NB: ${down.stderr}`);
   const rest = NB_DOWN_MS - (Date.now() - downAt);
   if (rest > 0) await new Promise((r) => setTimeout(r, rest));
 
   const t0 = Date.now();
   await lab.startCentral();
   let healMs: number | string = 'never';
+  let health: Health | undefined;
   try {
-    const o = await untilWorks('an OVN network after NB is back', 30_000, () => createNetwork(p, '10.84.0.0/24', { 'ovn.switch': 'chaos2' }));
+    await untilWorks('a container on the OVN network after NB is back', 30_000, async () => {
+      await d.docker(['rm', '-f', 'ovn-after']);
+      await d.dockerOk(['run', '-d', '--name', 'ovn-after', '--network', ovn.name, BUSYBOX_IMAGE, 'sleep', '1d'], { timeoutMs: 60_000 });
+    });
     healMs = Date.now() - t0;
-    await attach(h, p, o.value, ns('o'));
-    assert.equal(p.pid, pid, 'the daemon was not restarted');
+    await d.dockerOk(['rm', '-f', 'ovn-after']);
+    health = await checkHealth(fleet, { before: ports });
   } finally {
-    chaosLine('nb-down', { healMs, leaks: 0, recreatedPorts: 0 });
+    chaosLine('nb-down', { healMs, leaks: health?.leaks.length ?? '?', duplicateIps: health?.duplicateIps.length, recreatedPorts: health?.recreated.length ?? '?' }, health && healthFigures(health));
   }
+  assert.equal(p.pid, pid, 'the daemon was not restarted');
+  assert.deepEqual(problemsOf(health!), []);
 });

@@ -506,18 +506,7 @@ class DockerdImpl implements Dockerd {
   }
 
   async kill9(): Promise<void> {
-    const c = this.containerdPid();
-    if (this.pid && isAlive(this.pid)) {
-      signal(this.pid, 'SIGKILL');
-      await waitDead(this.pid, 10_000);
-    }
-    // The managed containerd logs into a pipe to dockerd: with dockerd gone it dies of SIGPIPE
-    // at its next log line, at some random later moment. Make that deterministic: it goes now.
-    // Shims and container processes live on; the next containerd re-attaches to them.
-    if (c) {
-      signal(c, 'SIGKILL');
-      await waitDead(c, 10_000);
-    }
+    await crashDockerd(this.pid, this.containerdPid());
   }
 
   async restart(): Promise<void> {
@@ -535,6 +524,20 @@ class DockerdImpl implements Dockerd {
     this.cleaned = true;
     live.delete(this);
     await cleanupBase(this.baseDir, { name: this.name, ownerPid: process.pid, pid: this.pid, privateBridge: this.privateBridge });
+  }
+}
+
+/**
+ * SIGKILL of a dockerd and of its managed containerd. The containerd logs into a pipe to dockerd:
+ * with dockerd gone it dies of SIGPIPE at its next log line, at some random later moment. Make
+ * that deterministic: it goes now. Shims and container processes live on; the next containerd
+ * re-attaches to them.
+ */
+export async function crashDockerd(pid: number, containerd: number | undefined): Promise<void> {
+  for (const p of [pid, containerd]) {
+    if (!p || !isAlive(p)) continue;
+    signal(p, 'SIGKILL');
+    await waitDead(p, 10_000);
   }
 }
 

@@ -44,6 +44,9 @@
 #                  does it; controller-up only starts ovn-controller, which waits for them.
 #      LAB_SYSTEM_ID=host|none  host (default): 'up' sets external_ids:system-id=hK like ovs-ctl
 #                  does on a real host (hostname=hK is always set); none: no system-id.
+#      LAB_NB_CLUSTER=1|3|5  OVN NB as one ovsdb-server (1, default) or a Raft cluster of that
+#                  many members in <P>-c: member K>0 has ovnnb_db-K.{db,sock,pid,ctl}, client port
+#                  6641+10K, raft port 6643+10K; nbctl and northd use every member.
 #      LAB_OWNER_PID  recorded in <state>/owner (the TypeScript API sweeps labs of dead owners)
 set -Eeuo pipefail
 trap 'echo "[lab ${LAB_ID:-0}] ERROR: line $LINENO: $BASH_COMMAND (rc=$?)" >&2' ERR
@@ -76,14 +79,16 @@ P=$(setting prefix "${LAB_PREFIX:-}" "$([ "$LAB_ID" = 0 ] && echo ocnl || echo "
 ENCAP=$(setting encap "${LAB_ENCAP:-}" geneve)
 CHASSIS=$(setting chassis "${LAB_CHASSIS:-}" lab)
 SYSID=$(setting sysid "${LAB_SYSTEM_ID:-}" host)
+NBC=$(setting nbcluster "${LAB_NB_CLUSTER:-}" 1)
 [[ "$P" =~ ^[A-Za-z0-9_.]{1,40}$ ]] || die "bad prefix '$P'"
 [[ "$ENCAP" =~ ^(geneve|vxlan)$ ]] || die "LAB_ENCAP must be geneve or vxlan"
 [[ "$CHASSIS" =~ ^(lab|external)$ ]] || die "LAB_CHASSIS must be lab or external"
 [[ "$SYSID" =~ ^(host|none)$ ]] || die "LAB_SYSTEM_ID must be host or none"
+[[ "$NBC" =~ ^[135]$ ]] || die "LAB_NB_CLUSTER must be 1, 3 or 5"
 UL_NS=$P-ul
 CENTRAL_NS=$P-c
 CDIR=$ST/central
-save_settings() { mkdir -p "$ST"; echo "$P" > "$ST/prefix"; echo "$ENCAP" > "$ST/encap"; echo "$CHASSIS" > "$ST/chassis"; echo "$SYSID" > "$ST/sysid"
+save_settings() { mkdir -p "$ST"; echo "$P" > "$ST/prefix"; echo "$ENCAP" > "$ST/encap"; echo "$CHASSIS" > "$ST/chassis"; echo "$SYSID" > "$ST/sysid"; echo "$NBC" > "$ST/nbcluster"
                   [ -z "${LAB_OWNER_PID:-}" ] || echo "$LAB_OWNER_PID" > "$ST/owner"; }
 
 # ------------------------------------------------------------------ process helpers
@@ -325,7 +330,10 @@ cmd_ctr_del() {
 cmd_bind() { vsctl "$1" set Interface "ve-$2" external_ids:iface-id="$3"; }
 
 # ------------------------------------------------------------------ OVN
-nbctl() { ovn-nbctl --db="unix:$CDIR/ovnnb_db.sock" --timeout=30 "$@"; }
+# NB member K's file stem (member 0 keeps the standalone names) and every member's unix remote
+nb_stem() { [ "$1" = 0 ] && echo "$CDIR/ovnnb_db" || echo "$CDIR/ovnnb_db-$1"; }
+nb_remotes() { local k r=""; for k in $(seq 0 $((NBC - 1))); do r+="${r:+,}unix:$(nb_stem "$k").sock"; done; echo "$r"; }
+nbctl() { ovn-nbctl --db="$(nb_remotes)" --timeout=30 "$@"; }
 sbctl() { ovn-sbctl --db="unix:$CDIR/ovnsb_db.sock" --timeout=30 "$@"; }
 
 cmd_central_up() {
@@ -343,7 +351,9 @@ cmd_central_up() {
   ip -n "$CENTRAL_NS" addr replace "$CENTRAL_IP/24" dev eth0
   # GOTCHA: central's OVSDB/TCP enters every host through br-phy (userspace) -> tx off here too
   nsx "$CENTRAL_NS" ethtool -K eth0 tx off >/dev/null
+  [ "$NBC" = 1 ] || nb_cluster_up
   for db in nb sb; do
+    [ $db = nb ] && [ "$NBC" != 1 ] && continue
     if [ $db = nb ]; then port=6641; schema=$NB_SCHEMA; else port=6642; schema=$SB_SCHEMA; fi
     [ -f "$CDIR/ovn${db}_db.db" ] || ovsdb-tool create "$CDIR/ovn${db}_db.db" "$schema"
     pid_alive "$CDIR/ovn${db}_db.pid" ovsdb-server || \
@@ -356,10 +366,35 @@ cmd_central_up() {
   nbctl --no-wait init
   pid_alive "$CDIR/ovn-northd.pid" ovn-northd || \
     nsx "$CENTRAL_NS" env OVS_RUNDIR="$CDIR" OVN_RUNDIR="$CDIR" ovn-northd \
-      --ovnnb-db="unix:$CDIR/ovnnb_db.sock" --ovnsb-db="unix:$CDIR/ovnsb_db.sock" \
+      --ovnnb-db="$(nb_remotes)" --ovnsb-db="unix:$CDIR/ovnsb_db.sock" \
       --pidfile="$CDIR/ovn-northd.pid" --unixctl="$CDIR/ovn-northd.ctl" \
       --log-file="$CDIR/ovn-northd.log" -vconsole:off --detach --no-chdir 2>/dev/null
   log "central-up: NB tcp:$CENTRAL_IP:6641 unix:$CDIR/ovnnb_db.sock, SB tcp:$CENTRAL_IP:6642 unix:$CDIR/ovnsb_db.sock"
+}
+
+# NB as a Raft cluster (as OVN's sandbox builds one): member 0 creates it, the others join; every
+# member not running is started (so central-up also restarts a killed member on its database).
+nb_cluster_up() {
+  local k stem raft0="tcp:$CENTRAL_IP:6643"
+  for k in $(seq 0 $((NBC - 1))); do
+    stem=$(nb_stem "$k")
+    if [ ! -f "$stem.db" ]; then
+      if [ "$k" = 0 ]; then ovsdb-tool create-cluster "$stem.db" "$NB_SCHEMA" "$raft0"
+      else ovsdb-tool join-cluster "$stem.db" OVN_Northbound "tcp:$CENTRAL_IP:$((6643 + 10 * k))" "$raft0"; fi
+    fi
+    pid_alive "$stem.pid" ovsdb-server || \
+      nsx "$CENTRAL_NS" env OVS_RUNDIR="$CDIR" OVN_RUNDIR="$CDIR" OVS_DBDIR="$CDIR" OVS_LOGDIR="$CDIR" \
+        ovsdb-server "$stem.db" --remote="punix:$stem.sock" --remote="ptcp:$((6641 + 10 * k)):$CENTRAL_IP" \
+        --pidfile="$stem.pid" --unixctl="$stem.ctl" --log-file="$stem.log" -vconsole:off --detach --no-chdir 2>/dev/null
+  done
+  # members just (re)started elect first: ovn-nbctl (leader only) fails at once without a leader
+  for k in $(seq 300); do
+    for stem in $(for k in $(seq 0 $((NBC - 1))); do nb_stem "$k"; done); do
+      ovs-appctl -t "$stem.ctl" cluster/status OVN_Northbound 2>/dev/null | grep -qx 'Role: leader' && return 0
+    done
+    sleep 0.1
+  done
+  die "NB cluster: no leader within 30 s"
 }
 
 start_controller() {
@@ -458,13 +493,16 @@ cmd_ovn_up() {
 #   /var/lib/docker, /run/containerd <- private dirs (when they exist on the machine)
 #   /run/openvswitch        <- <hostdir> (the host's own OVS: db.sock, br-int.mgmt)
 #   /sys                    <- sysfs of the host netns (cgroup mounts re-attached)
+# LAB_DOCKERD_EXEC_ROOT=lab passes --exec-root <hostdir>/docker/exec (the same directory by its
+# lab path): sandbox keys (<exec-root>/netns/<id>) then name a file that a plugin daemon outside
+# the dockerd's mount namespace sees too, as a host's daemon sees its dockerd's.
 # --data-root is <hostdir>/docker/root itself (so container mounts name the lab dir), API
 # socket <hostdir>/docker/docker.sock, --iptables=false --bridge=none, containers under the
 # cgroup parent /<P>-hK (how 'down' finds container processes).
 dockerd_start_script() {
   cat <<'EOS'
 set -eu
-D=$1; HD=$2; HN=$3; CG=$4; LL=$5
+D=$1; HD=$2; HN=$3; CG=$4; LL=$5; ER=$6
 same() { [ "$(stat -c %d:%i "$1")" = "$(stat -c %d:%i "$2")" ]; }
 mkdir -p "$D/cg" "$D/root" "$D/exec/plugins" "$D/ctrd" "$D/etc" "$D/varlib"
 # netns-local sysfs (else dockerd sees the root namespace's links), keeping the cgroup mounts
@@ -485,7 +523,7 @@ hostname "$HN"
 readlink /proc/self/ns/mnt > "$D/mntns"
 echo '{}' > "$D/daemon.json"
 exec dockerd --config-file "$D/daemon.json" -H "unix://$D/docker.sock" --pidfile "$D/dockerd.pid" \
-  --data-root "$D/root" --exec-root /run/docker --cgroup-parent "/$CG" \
+  --data-root "$D/root" --exec-root "$ER" --cgroup-parent "/$CG" \
   --iptables=false --ip6tables=false --ip-masq=false --bridge=none --userland-proxy=false --log-level="$LL"
 EOS
 }
@@ -507,6 +545,7 @@ cmd_dockerd_up() {
     dockerd_start_script > "$d/start.sh"
     setsid nsenter --net="/run/netns/$ns" unshare --mount --uts --propagation slave \
       bash "$d/start.sh" "$d" "$hd" "$h" "$P-$h" "${LAB_DOCKERD_LOGLEVEL:-info}" \
+      "$([ "${LAB_DOCKERD_EXEC_ROOT:-}" = lab ] && echo "$d/exec" || echo /run/docker)" \
       </dev/null >>"$d/dockerd.log" 2>&1 &
     echo $! > "$d/launcher.pid"
   fi

@@ -29,8 +29,8 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DOCKER_CLI } from '../harness/dockerd';
-import { atExit, isAlive, run, runOk, RunOptions, RunResult, tailFile } from '../harness/exec';
+import { crashDockerd, DOCKER_CLI } from '../harness/dockerd';
+import { atExit, isAlive, run, runOk, RunOptions, RunResult, tailFile, terminate, waitDead } from '../harness/exec';
 import { ensureBusyboxImage } from '../harness/image';
 import { repoRoot } from '../harness/paths';
 import { Plugin, PluginOptions, pluginBinPath, startPlugin as harnessStartPlugin } from '../harness/plugin';
@@ -53,6 +53,8 @@ export interface LabOptions {
   /** 'host' (default): `up` sets external_ids:system-id=hK (as ovs-ctl leaves it on a machine named
    *  hK); 'none': no system-id (NB: every lab host has the machine's one uname hostname). */
   systemId?: 'host' | 'none';
+  /** OVN NB as a Raft cluster of this many members in the central namespace (default 1: standalone). */
+  nbCluster?: 1 | 3 | 5;
   /** Lab id ([a-z0-9]{1,12}); default: unique per process and call. */
   id?: string;
   /** Namespace prefix; default ocnl<id>. */
@@ -145,8 +147,13 @@ export interface Lab {
   readonly encap: 'geneve' | 'vxlan';
   readonly chassis: 'lab' | 'external';
   readonly hosts: LabHost[];
-  /** tcp:192.168.100.254:6641 (reachable from the hosts' namespaces, not from the root one). */
+  /** tcp:192.168.100.254:6641 (reachable from the hosts' namespaces, not from the root one); with
+   *  nbCluster, every member's, comma-separated. */
   readonly nbRemote: string;
+  /** The NB ovsdb-server(s): one, or the Raft members (central-up starts any that is not running). */
+  readonly nbMembers: NbMember[];
+  /** Index of the member that is the Raft leader now (waits for an election). */
+  nbLeader(timeoutMs?: number): Promise<number>;
   readonly sbRemote: string;
   /** unix:/tmp/ocn-lab-<id>/central/ovnnb_db.sock (reachable from anywhere on the machine). */
   readonly nbUnix: string;
@@ -178,6 +185,14 @@ export interface Lab {
 
 export type HostRef = LabHost | string | number;
 
+export interface NbMember {
+  tcpRemote: string;
+  unixRemote: string;
+  pidFile: string;
+  /** Its unixctl socket (ovs-appctl -t). */
+  ctl: string;
+}
+
 export interface LabDockerd {
   readonly host: LabHost;
   /** Path of its API socket (<host dir>/docker/docker.sock). */
@@ -195,6 +210,10 @@ export interface LabDockerd {
   nsExec(cmd: string, args?: string[], opts?: RunOptions): Promise<RunResult>;
   logs(maxBytes?: number): string;
   alive(): boolean;
+  /** SIGKILL of dockerd and its managed containerd (a crash); containers and shims live on. */
+  kill9(): Promise<void>;
+  /** SIGTERM of dockerd (it stops its containers) unless it is dead already, then a new start. */
+  restart(): Promise<void>;
   /** Kills its containers, stops it and everything it started (containerd, shims). Idempotent. */
   stop(): Promise<void>;
 }
@@ -331,7 +350,8 @@ class HostImpl implements LabHost {
 class LabImpl implements Lab {
   readonly dir: string;
   readonly hosts: LabHost[] = [];
-  readonly nbRemote = `tcp:${CENTRAL_IP}:6641`;
+  readonly nbRemote: string;
+  readonly nbMembers: NbMember[] = [];
   readonly sbRemote = `tcp:${CENTRAL_IP}:6642`;
   readonly nbUnix: string;
   readonly sbUnix: string;
@@ -348,10 +368,16 @@ class LabImpl implements Lab {
     readonly encap: 'geneve' | 'vxlan',
     readonly chassis: 'lab' | 'external',
     readonly systemIdMode: 'host' | 'none',
+    private readonly nbCluster: number,
     n: number,
   ) {
     this.dir = STATE_PREFIX + id;
-    this.nbUnix = `unix:${this.dir}/central/ovnnb_db.sock`;
+    for (let k = 0; k < nbCluster; k++) {
+      const stem = path.join(this.dir, 'central', k ? `ovnnb_db-${k}` : 'ovnnb_db');
+      this.nbMembers.push({ tcpRemote: `tcp:${CENTRAL_IP}:${6641 + 10 * k}`, unixRemote: `unix:${stem}.sock`, pidFile: `${stem}.pid`, ctl: `${stem}.ctl` });
+    }
+    this.nbRemote = this.nbMembers.map((m) => m.tcpRemote).join(',');
+    this.nbUnix = this.nbMembers.map((m) => m.unixRemote).join(',');
     this.sbUnix = `unix:${this.dir}/central/ovnsb_db.sock`;
     this.centralNs = `${prefix}-c`;
     this.underlayNs = `${prefix}-ul`;
@@ -359,7 +385,7 @@ class LabImpl implements Lab {
   }
 
   sh(args: string[], opts?: RunOptions): Promise<string> {
-    return labSh(this.id, args, opts, { LAB_PREFIX: this.prefix, LAB_ENCAP: this.encap, LAB_CHASSIS: this.chassis, LAB_SYSTEM_ID: this.systemIdMode, LAB_OWNER_PID: String(process.pid) });
+    return labSh(this.id, args, opts, { LAB_PREFIX: this.prefix, LAB_ENCAP: this.encap, LAB_CHASSIS: this.chassis, LAB_SYSTEM_ID: this.systemIdMode, LAB_NB_CLUSTER: String(this.nbCluster), LAB_OWNER_PID: String(process.pid) });
   }
 
   host(h: HostRef): LabHost {
@@ -368,6 +394,18 @@ class LabImpl implements Lab {
     const host = this.hosts[i - 1];
     if (!host) throw new Error(`lab ${this.id} has no host ${String(h)}`);
     return host;
+  }
+
+  async nbLeader(timeoutMs = 15_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const [k, m] of this.nbMembers.entries()) {
+        const r = await run('ovs-appctl', ['-t', m.ctl, 'cluster/status', 'OVN_Northbound'], { timeoutMs: 5000 });
+        if (r.code === 0 && /^Role: leader$/m.test(r.stdout)) return k;
+      }
+      if (Date.now() > deadline) throw new Error(`lab ${this.id}: no NB member is the leader after ${timeoutMs} ms`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
   }
 
   async nbctl(...args: string[]): Promise<string> {
@@ -475,7 +513,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     if (owner && owner !== process.pid && isAlive(owner)) throw new Error(`lab ${id} is in use by pid ${owner}`);
     await labSh(id, ['down']);
   }
-  const lab = new LabImpl(id, opts.prefix ?? `ocnl${id}`, opts.encap ?? 'geneve', opts.chassis ?? 'lab', opts.systemId ?? 'host', opts.hosts);
+  const lab = new LabImpl(id, opts.prefix ?? `ocnl${id}`, opts.encap ?? 'geneve', opts.chassis ?? 'lab', opts.systemId ?? 'host', opts.nbCluster ?? 1, opts.hosts);
   if (!exitHooked) {
     exitHooked = true;
     atExit(() => {
@@ -511,7 +549,7 @@ class LabDockerdImpl implements LabDockerd {
   startupMs = 0;
   private stopped?: Promise<void>;
 
-  constructor(private readonly lab: LabImpl, readonly host: LabHost) {
+  constructor(private readonly lab: LabImpl, readonly host: LabHost, private readonly execRoot: 'docker' | 'lab') {
     this.sock = path.join(host.dir, 'docker', 'docker.sock');
     this.hostUrl = `unix://${this.sock}`;
     this.logFile = path.join(host.dir, 'docker', 'dockerd.log');
@@ -519,7 +557,7 @@ class LabDockerdImpl implements LabDockerd {
 
   async start(): Promise<void> {
     const t0 = Date.now();
-    await this.lab.sh(['dockerd-up', this.host.name], { timeoutMs: 120_000 });
+    await this.lab.sh(['dockerd-up', this.host.name], { timeoutMs: 120_000, env: this.execRoot === 'lab' ? { LAB_DOCKERD_EXEC_ROOT: 'lab' } : {} });
     this.startupMs = Date.now() - t0;
     this.pid = Number(fs.readFileSync(path.join(this.host.dir, 'docker', 'dockerd.pid'), 'utf8').trim());
   }
@@ -550,6 +588,27 @@ class LabDockerdImpl implements LabDockerd {
     return isAlive(this.pid);
   }
 
+  private containerdPid(): number | undefined {
+    try {
+      const p = Number(fs.readFileSync(path.join(this.host.dir, 'docker', 'exec', 'containerd', 'containerd.pid'), 'utf8').trim());
+      return p > 0 && isAlive(p) ? p : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async kill9(): Promise<void> {
+    await crashDockerd(this.pid, this.containerdPid());
+  }
+
+  async restart(): Promise<void> {
+    if (this.stopped) throw new Error(`dockerd of ${this.host.name} was stopped for good`);
+    const c = this.containerdPid();
+    if (this.alive()) await terminate(this.pid, 45_000);
+    if (c && !(await waitDead(c, 10_000))) await terminate(c, 5000);
+    await this.start();
+  }
+
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       if (fs.existsSync(this.lab.dir)) await this.lab.sh(['dockerd-down', this.host.name], { timeoutMs: 120_000 });
@@ -565,11 +624,13 @@ class LabDockerdImpl implements LabDockerd {
  * (= the host's OVS dir) are private, and /run/docker/plugins is the host's pluginDir (where
  * host.startPlugin() puts the daemon's socket). --iptables=false --bridge=none, API socket
  * <host dir>/docker/docker.sock, containers in cgroup /<prefix>-hK. With `image` (default false)
- * the busybox test image (harness/image.ts, ocn-busybox:latest) is imported.
+ * the busybox test image (harness/image.ts, ocn-busybox:latest) is imported. `execRoot: 'lab'`
+ * gives dockerd its exec root by the lab path (<host dir>/docker/exec) instead of /run/docker, so
+ * the sandbox keys it sends (<exec root>/netns/<id>) exist for the host's plugin daemon too.
  */
-export async function startLabDockerd(lab: Lab, h: HostRef, opts: { image?: boolean } = {}): Promise<LabDockerd> {
+export async function startLabDockerd(lab: Lab, h: HostRef, opts: { image?: boolean; execRoot?: 'docker' | 'lab' } = {}): Promise<LabDockerd> {
   const impl = lab as LabImpl;
-  const d = new LabDockerdImpl(impl, impl.host(h));
+  const d = new LabDockerdImpl(impl, impl.host(h), opts.execRoot ?? 'docker');
   impl.dockerds.add(d);
   try {
     await d.start();
