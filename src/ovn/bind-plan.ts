@@ -9,7 +9,7 @@ import { KEY } from '../model/owner-ids';
 import { byUuid, map, named, set, uuid } from '../ovs/wire';
 import { ConflictError } from '../util/errors';
 import { addRefOps, createSwitchOps, findSwitch, LS } from './logical-switch';
-import { connectSwitchOps, createRouterOps, findRouter, LR, LRP, routerPortName } from './logical-router';
+import { attachRouterPeerOps, connectSwitchOps, createRouterOps, findRouter, LR, LRP, routerPeerAttached, routerPortName } from './logical-router';
 import { createGatewayOps, externalAddress, externalSwitchName, findGatewayPort, natRowsOf, snatOps, type GatewaySpec } from './gateway';
 import { createDhcpOps, DHCP, dhcpIds, findDhcp, type DhcpSpec } from './dhcp-options';
 import { absentOp, presentOp, type RowRef } from './txn';
@@ -59,6 +59,9 @@ function planTopology(nb: Db, s: BindSpec): Operation[] {
       lrRef = named('newlr');
     }
     ops.push(...connectSwitchOps(lrRef, lsRef, s.switch, s.router.gatewayCidr, s.router.mac));
+  } else if (s.router.gatewayCidr && !(ls && routerPeerAttached(nb, ls, s.switch))) {
+    // The router port survived a switch that was lost and made again: only its peer is missing.
+    ops.push(...attachRouterPeerOps(lsRef, s.switch));
   }
   if (!s.gateway) return ops;
   if (!lrRef) throw new Error(`router ${s.router.name} is missing`);

@@ -31,9 +31,22 @@ export function connectSwitchOps(router: RowRef, ls: RowRef, switchName: string,
   return [
     { op: 'insert', table: LRP, 'uuid-name': 'newlrp', row: { name: routerPortName(switchName), mac, networks: set(gatewayCidr), external_ids: map(owner('router-port', { [KEY.switch]: switchName })) } },
     { op: 'mutate', table: LR, where: whereRef(router), mutations: [insertRefs('ports', named('newlrp'))] },
+    ...attachRouterPeerOps(ls, switchName),
+  ];
+}
+
+/** The switch's side of its router port: a port of type router naming it. */
+export function attachRouterPeerOps(ls: RowRef, switchName: string): Operation[] {
+  return [
     { op: 'insert', table: LSP, 'uuid-name': 'newrtrlsp', row: { name: routerPeerName(switchName), type: 'router', addresses: set('router'), options: map({ 'router-port': routerPortName(switchName) }), external_ids: map(owner('port', { [KEY.switch]: switchName })) } },
     { op: 'mutate', table: LS, where: whereRef(ls), mutations: [insertRefs('ports', named('newrtrlsp'))] },
   ];
+}
+
+/** Whether the switch holds its router peer port (a switch made again lost it with its old ports). */
+export function routerPeerAttached(nb: Db, ls: NbRow<'Logical_Switch'>, switchName: string): boolean {
+  const peer = nbByName(nb, LSP, routerPeerName(switchName));
+  return !!peer && ls.ports.includes(peer._uuid);
 }
 
 /** Takes the router's peer port off a switch the plugin did not create (and so does not delete). */

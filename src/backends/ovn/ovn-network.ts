@@ -9,7 +9,7 @@ import type { Logger } from '../../util/log';
 import { ADDR_PREFIX, AddressBook } from '../../ovn/address-book';
 import { deleteUnreferencedSwitchOps, dropRefOps, findSwitch, LS, refKey, stillUnreferencedOp, switchRefs } from '../../ovn/logical-switch';
 import { addLspOps, deleteLspOps, findLsp, lspName, switchOfLsp } from '../../ovn/logical-switch-port';
-import { detachRouterPeerOps, disconnectSwitchOps, findRouter, routerOfSwitch } from '../../ovn/logical-router';
+import { detachRouterPeerOps, disconnectSwitchOps, findRouter, routerOfSwitch, routerPeerAttached } from '../../ovn/logical-router';
 import { deleteDhcpOps, findDhcp } from '../../ovn/dhcp-options';
 import { type BindSpec, planBind } from '../../ovn/bind-plan';
 import { commitPlan, lostRace, outcomeUnknown } from '../../ovn/txn';
@@ -227,10 +227,12 @@ export class OvnNetworks {
     if (!(await this.book(net).reserve(addr, role))) this.ctx.log.error({ network: net.id.slice(0, 12), address: addr }, 'address taken by another host while NB had lost its reservation: two containers now share it');
   }
 
-  /** Whether NB still has the network's switch with this host's reference on it. */
+  /** Whether NB still has the network's switch with this host's reference on it, and its router port. */
   bound(net: NetworkRecord): boolean {
     const ls = net.ovn && findSwitch(this.ctx.nb, net.ovn.switch);
-    return !!ls && net.ovn!.ref in externalIds(ls);
+    if (!ls || !(net.ovn!.ref in ls.external_ids)) return false;
+    const routed = net.options.ovn?.router && net.ipv4.some((d) => d.Gateway);
+    return !routed || routerPeerAttached(this.ctx.nb, ls, net.ovn!.switch);
   }
 
   /** The endpoint's logical port, with MAC+IP port security. */
