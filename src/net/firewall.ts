@@ -163,6 +163,35 @@ function jumps(c: ChainNames, v6: boolean): string[][] {
   ];
 }
 
+/**
+ * What iptables-save shows of our chains and jumps against what we last loaded, or undefined when
+ * they are as loaded. Counts, not text: iptables-save renders a rule its own way. A flush, a
+ * deleted rule or a removed jump (a firewall manager reloading) shows; a rule edited in place
+ * waits for the whole reload.
+ */
+export function driftIn(save: string, c: ChainNames, loaded: ChainRules, v6: boolean): string | undefined {
+  const lines = new Map<string, string[]>();
+  let table = '';
+  for (const l of save.split('\n')) {
+    if (l.startsWith('*')) lines.set((table = l.slice(1)), []);
+    else if (l.startsWith('-A ')) lines.get(table)?.push(l);
+  }
+  const count = (t: string, pred: (l: string) => boolean) => (lines.get(t) ?? []).filter(pred).length;
+  for (const t of TABLES) {
+    const chains = new Set(loaded[t].map((r) => r.split(' ')[1]));
+    for (const chain of chains) {
+      const want = loaded[t].filter((r) => r.startsWith(`-A ${chain} `)).length;
+      const have = count(t, (l) => l.startsWith(`-A ${chain} `));
+      if (have !== want) return `${t} ${chain}: ${have} rules, ${want} loaded`;
+    }
+  }
+  for (const [, t, chain, ...rule] of jumps(c, v6)) {
+    const target = rule[rule.length - 1];
+    if (!count(t, (l) => l.startsWith(`-A ${chain} `) && l.endsWith(` -j ${target}`))) return `${t} ${chain}: no jump to ${target}`;
+  }
+  return undefined;
+}
+
 /** iptables tools get this long: a hung one (a lock held elsewhere) fails the request, naming it. */
 const IPTABLES_TIMEOUT_MS = 10_000;
 
@@ -176,6 +205,8 @@ function iptables(bin: string, args: string[], input?: string, reject = true) {
 export interface FirewallOptions {
   /** How often the chains are reloaded whole (0: never). */
   resyncMs?: number;
+  /** How often iptables-save is compared with what was loaded (0: never). */
+  checkMs?: number;
   /** How often the host's Linux bridges are looked at (0: only when rules are applied). */
   bridgeWatchMs?: number;
   /** The host's Linux bridges (tests substitute their own list). */
@@ -210,6 +241,7 @@ export class Firewall {
       this.timers.push(t);
     };
     every(opts.resyncMs ?? 300_000, 'firewall resync', () => this.resync());
+    every(opts.checkMs ?? 30_000, 'firewall check', async () => void (await this.check()));
     every(opts.bridgeWatchMs ?? 2_000, 'firewall bridge watch', async () => {
       if ((this.loaded.v4 || this.loaded.v6) && this.bridges().join(' ') !== this.bridgesLoaded) await this.apply();
     });
@@ -220,6 +252,24 @@ export class Firewall {
     if (!this.loaded.v4 && !this.loaded.v6) return; // nothing loaded yet: the first apply is whole anyway
     this.loaded = {};
     await this.apply();
+  }
+
+  /**
+   * Reloads whole when our chains or jumps are not as we loaded them (someone flushed or edited
+   * them); returns what differed. Skipped while a load runs: its result is what counts.
+   */
+  async check(): Promise<string | undefined> {
+    for (const v6 of [false, true]) {
+      const loaded = this.loaded[v6 ? 'v6' : 'v4'];
+      if (!loaded || this.running) continue;
+      const save = await iptables(v6 ? 'ip6tables-save' : 'iptables-save', []);
+      const drift = this.loaded[v6 ? 'v6' : 'v4'] === loaded && !this.running ? driftIn(save.stdout, this.chains, loaded, v6) : undefined;
+      if (!drift) continue;
+      this.log.warn({ drift, family: v6 ? 'IPv6' : 'IPv4' }, 'our iptables rules were changed behind our back: reloading them');
+      await this.resync();
+      return drift;
+    }
+    return undefined;
   }
 
   close(): void {

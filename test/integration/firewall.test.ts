@@ -55,6 +55,24 @@ test('a flush behind our back is undone by the next resync', async () => {
   assert.ok(post.includes(`-j ${c.post}`), 'jump restored');
 });
 
+test('the check finds a flushed chain, a deleted rule or a removed jump, and reloads; an untouched set is left alone', async () => {
+  state.v4.networks = [A, B];
+  await fw.apply();
+  assert.equal(await fw.check(), undefined, 'nothing changed: no reload');
+  const iso = (await runOk('iptables', ['-w', '-t', 'mangle', '-S', c.iso])).stdout.split('\n').filter((l) => l.startsWith('-A ')).length;
+  assert.ok(iso > 0);
+  await runOk('iptables', ['-w', '-t', 'mangle', '-F', c.iso]);
+  assert.match((await fw.check()) ?? '', new RegExp(`mangle ${c.iso}: 0 rules`));
+  assert.equal((await runOk('iptables', ['-w', '-t', 'mangle', '-S', c.iso])).stdout.split('\n').filter((l) => l.startsWith('-A ')).length, iso, 'isolation rules back');
+  await runOk('iptables', ['-w', '-t', 'filter', '-D', c.fwd, '1']);
+  assert.match((await fw.check()) ?? '', /filter .*: 3 rules, 4 loaded/);
+  assert.equal((await rules('filter', c.fwd)).length, 4);
+  await runOk('iptables', ['-w', '-t', 'mangle', '-D', 'FORWARD', '-j', c.iso]);
+  assert.match((await fw.check()) ?? '', /mangle FORWARD: no jump/);
+  assert.ok((await runOk('iptables', ['-w', '-t', 'mangle', '-S', 'FORWARD'])).stdout.includes(`-j ${c.iso}`), 'jump restored');
+  assert.equal(await fw.check(), undefined);
+});
+
 test('a delete whose rule is already gone falls back to a whole reload', async () => {
   state.v4.networks = [A, B];
   await fw.apply();
