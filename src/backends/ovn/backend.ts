@@ -118,7 +118,9 @@ export class OvnBackend implements NetworkBackend {
       this.d.log.debug({ endpoint: ep.id.slice(0, 12), ms: Date.now() - started }, 'ovn port installed');
     } catch (err) {
       if (err instanceof PortRefusedError) throw new Error(`Join: endpoint ${ep.id.slice(0, 12)}: ${err.message}`);
-      throw new Error(`Join: OVN did not install port ${lspName(ep.id)} within ${timeout} ms: is ovn-controller running on this host and connected to the Southbound database?`);
+      // Three components stand between the logical port and its flows; say which can be checked.
+      const nb = this.d.nbOnline() ? '' : ' OVN NB is not reachable from this daemon right now;';
+      throw new Error(`Join: OVN did not install port ${lspName(ep.id)} within ${timeout} ms:${nb} ovn-northd must turn it into a port binding (is it running and connected to the NB and SB leaders?) and ovn-controller on this host must install it (is it running and connected to the Southbound database?)`);
     }
   }
 
