@@ -181,6 +181,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     log.debug({ ms: Number(process.hrtime.bigint() - t0) / 1e6, heapUsedMb: [mb(before.heapUsed), mb(after.heapUsed)], heapTotalMb: [mb(before.heapTotal), mb(after.heapTotal)], externalMb: mb(after.external), rssMb: mb(before.rss) }, 'idle: collected garbage');
   }));
   const server = await listenPluginSocket({ socketPath, drivers: { network: driver, ipam }, control, logger: log, ready: readyWithin, onRequest: () => idleGc.activity() });
+  // Loading state and reconciling is a burst of its own: a daemon no request reaches would
+  // otherwise keep that garbage for as long as V8 happens not to collect it.
+  void ready.then(() => idleGc.activity(), () => undefined);
   log.info({ socket: socketPath, ovsdb: config.ovsdb, ms: Date.now() - started }, 'listening');
 
   const stop = async (): Promise<void> => {
