@@ -174,15 +174,20 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const socketPath = path.join(config.pluginDir, `${config.name}.sock`);
   const control = createControlServer({ driver, ipam, overlay, ovn });
   const gc = fullGc();
-  const idleGc = new IdleCollector(gc && (() => {
+  const collect = gc && (() => {
     const before = process.memoryUsage();
     const t0 = process.hrtime.bigint();
     gc();
     const after = process.memoryUsage();
     const mb = (b: number): number => Math.round(b / 1048576);
     log.debug({ ms: Number(process.hrtime.bigint() - t0) / 1e6, heapUsedMb: [mb(before.heapUsed), mb(after.heapUsed)], heapTotalMb: [mb(before.heapTotal), mb(after.heapTotal)], externalMb: mb(after.external), rssMb: mb(before.rss) }, 'idle: collected garbage');
-  }));
+  });
+  // The deletion worker goes too: deletions come in bursts and it holds a V8 isolate of its own.
+  const idleGc = new IdleCollector(() => void linkDeleter.release().then(() => collect?.()));
   const server = await listenPluginSocket({ socketPath, drivers: { network: driver, ipam }, control, logger: log, ready: readyWithin, onRequest: () => idleGc.activity() });
+  // Loading state and reconciling is a burst of its own: a daemon no request reaches would
+  // otherwise keep that garbage for as long as V8 happens not to collect it.
+  void ready.then(() => idleGc.activity(), () => undefined);
   log.info({ socket: socketPath, ovsdb: config.ovsdb, ms: Date.now() - started }, 'listening');
 
   const stop = async (): Promise<void> => {

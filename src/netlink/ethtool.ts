@@ -2,7 +2,7 @@
 // without a subprocess. A userspace (netdev) OVS bridge computes no checksums, so TCP
 // over a kernel veth feeding it only works once tx checksum offload is off on that veth.
 
-import { createGenericNetlink, formatGenlHeader, GENL_HEADER_LENGTH, GenericNetlinkSocket, genl } from 'netlink';
+import { createGenericNetlink, formatGenlHeader, GENL_HEADER_LENGTH, GenericNetlinkSocket, genl } from './package';
 import { flagAttr, nest, parseAttrList, parseAttrs, readString, readU32, strAttr, u32Attr } from './attrs';
 import { assertIfName } from './names';
 import { DumpExclusiveGate, nlRequest } from './request';

@@ -18,7 +18,7 @@ import {
   NetlinkSocket,
   Protocol,
   rt,
-} from 'netlink';
+} from './package';
 import { attr, nest, parseAttrs, readString, readU32, strAttr, u32, u32Attr } from './attrs';
 import { assertIfName } from './names';
 import { DumpExclusiveGate, isDumpRequest, isErrno, NetlinkArgumentError, NetlinkError, nlRequest } from './request';

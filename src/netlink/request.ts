@@ -5,7 +5,7 @@
 // So we ask it for unchecked replies and read the ERROR message (struct nlmsgerr) here.
 
 import { getSystemErrorMap } from 'util';
-import { FlagsGet, MessageType, NetlinkMessage, NetlinkSocket, parseError } from 'netlink';
+import { FlagsGet, MessageType, NetlinkMessage, NetlinkSocket, parseError } from './package';
 
 /** A kernel rejection: `code` is the errno name ('EEXIST', 'ENODEV', ...). */
 export class NetlinkError extends Error {

@@ -2,7 +2,7 @@
 // They reach iptables-restore input, OVSDB keys and port names, so anything else is refused at
 // the edge with a message that quotes the value and says what is accepted.
 import { isIP } from 'node:net';
-import { z } from 'zod';
+import { z } from './zod';
 
 /** This IPAM's address spaces (its answer to GetDefaultAddressSpaces). */
 export const LOCAL_SPACE = 'ocn-local';
@@ -15,7 +15,7 @@ function quote(v: unknown): string {
 }
 
 function accepted(ok: (v: string) => boolean, what: string) {
-  return z.string().refine(ok, { error: (iss) => `${quote(iss.input)} is not valid; accepted: ${what}` });
+  return z.string().check(z.refine(ok, { error: (iss) => `${quote(iss.input)} is not valid; accepted: ${what}` }));
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -59,7 +59,7 @@ export const PoolIdField = accepted(isPoolId, `a pool id this IPAM handed out: $
 /** A TCP/UDP/SCTP port; `zeroOk` where 0 means "let the driver pick". */
 export function portField(zeroOk: boolean) {
   const lo = zeroOk ? 0 : 1;
-  return z.number().refine((v) => Number.isInteger(v) && v >= lo && v <= 65535, {
+  return z.number().check(z.refine((v) => Number.isInteger(v) && v >= lo && v <= 65535, {
     error: (iss) => `${quote(iss.input)} is not valid; accepted: an integer ${lo}-65535${zeroOk ? ' (0: any free port)' : ''}`,
-  });
+  }));
 }

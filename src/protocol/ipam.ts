@@ -1,14 +1,14 @@
 // Docker's remote IpamDriver protocol, declared once. Note the error key differs from the
 // network protocol ("Error", not "Err"); the server answers errors with both keys.
-import { z } from 'zod';
+import { z } from './zod';
 import { AddressMaybePrefix, AddressOrEmpty, AddressSpaceField, CidrOrEmpty, PoolIdField } from './fields';
 
 export const RequestPoolSchema = z.object({
-  AddressSpace: AddressSpaceField.optional().default(''),
-  Pool: CidrOrEmpty.optional().default(''),
-  SubPool: CidrOrEmpty.optional().default(''),
-  Options: z.record(z.string(), z.string()).nullish(),
-  V6: z.boolean().optional().default(false),
+  AddressSpace: z._default(z.optional(AddressSpaceField), ''),
+  Pool: z._default(z.optional(CidrOrEmpty), ''),
+  SubPool: z._default(z.optional(CidrOrEmpty), ''),
+  Options: z.nullish(z.record(z.string(), z.string())),
+  V6: z._default(z.optional(z.boolean()), false),
 });
 export type RequestPoolRequest = z.infer<typeof RequestPoolSchema>;
 
@@ -17,14 +17,14 @@ export type ReleasePoolRequest = z.infer<typeof ReleasePoolSchema>;
 
 export const RequestAddressSchema = z.object({
   PoolID: PoolIdField,
-  Address: AddressOrEmpty.optional().default(''),
-  Options: z.record(z.string(), z.string()).nullish(),
+  Address: z._default(z.optional(AddressOrEmpty), ''),
+  Options: z.nullish(z.record(z.string(), z.string())),
 });
 export type RequestAddressRequest = z.infer<typeof RequestAddressSchema>;
 
 export const ReleaseAddressSchema = z.object({
   PoolID: PoolIdField,
-  Address: AddressMaybePrefix.refine((v) => v !== '', { error: 'an address is required' }),
+  Address: AddressMaybePrefix.check(z.refine((v) => v !== '', { error: 'an address is required' })),
 });
 export type ReleaseAddressRequest = z.infer<typeof ReleaseAddressSchema>;
 

@@ -1,6 +1,6 @@
 // Docker's remote NetworkDriver protocol, declared once: request schemas (validated at the edge),
 // response types, and the interface a driver implements. Wire facts: ../shared/notes/docker-plugin-protocol.md.
-import { z } from 'zod';
+import { z } from './zod';
 import {
   AddressMaybePrefix, AddressOrEmpty, AddressSpaceField, Cidr, CidrOrEmpty, EndpointIdField, MacOrEmpty, NetworkIdField,
   SandboxKeyField, portField,
@@ -11,26 +11,26 @@ const endpointId = EndpointIdField;
 const generic = z.record(z.string(), z.unknown());
 
 export const IPAMDataSchema = z.object({
-  AddressSpace: AddressSpaceField.optional().default(''),
+  AddressSpace: z._default(z.optional(AddressSpaceField), ''),
   Pool: Cidr,
-  Gateway: AddressMaybePrefix.optional(),
-  AuxAddresses: z.record(z.string(), AddressMaybePrefix).nullish(),
+  Gateway: z.optional(AddressMaybePrefix),
+  AuxAddresses: z.nullish(z.record(z.string(), AddressMaybePrefix)),
 });
 export type IPAMData = z.infer<typeof IPAMDataSchema>;
 
 export const CreateNetworkSchema = z.object({
   NetworkID: id,
-  Options: generic.nullish(),
-  IPv4Data: z.array(IPAMDataSchema).nullish(),
-  IPv6Data: z.array(IPAMDataSchema).nullish(),
+  Options: z.nullish(generic),
+  IPv4Data: z.nullish(z.array(IPAMDataSchema)),
+  IPv6Data: z.nullish(z.array(IPAMDataSchema)),
 });
 export type CreateNetworkRequest = z.infer<typeof CreateNetworkSchema>;
 
 export const AllocateNetworkSchema = z.object({
   NetworkID: id,
-  Options: z.record(z.string(), z.string()).nullish(),
-  IPv4Data: z.array(IPAMDataSchema).nullish(),
-  IPv6Data: z.array(IPAMDataSchema).nullish(),
+  Options: z.nullish(z.record(z.string(), z.string())),
+  IPv4Data: z.nullish(z.array(IPAMDataSchema)),
+  IPv6Data: z.nullish(z.array(IPAMDataSchema)),
 });
 export type AllocateNetworkRequest = z.infer<typeof AllocateNetworkSchema>;
 
@@ -41,32 +41,32 @@ export const EndpointIdSchema = z.object({ NetworkID: id, EndpointID: endpointId
 export type EndpointIdRequest = z.infer<typeof EndpointIdSchema>;
 
 export const EndpointInterfaceSchema = z.object({
-  Address: CidrOrEmpty.optional().default(''),
-  AddressIPv6: CidrOrEmpty.optional().default(''),
-  MacAddress: MacOrEmpty.optional().default(''),
+  Address: z._default(z.optional(CidrOrEmpty), ''),
+  AddressIPv6: z._default(z.optional(CidrOrEmpty), ''),
+  MacAddress: z._default(z.optional(MacOrEmpty), ''),
 });
 export type EndpointInterface = z.infer<typeof EndpointInterfaceSchema>;
 
 export const CreateEndpointSchema = z.object({
   NetworkID: id,
   EndpointID: endpointId,
-  Interface: EndpointInterfaceSchema.nullish(),
-  Options: generic.nullish(),
+  Interface: z.nullish(EndpointInterfaceSchema),
+  Options: z.nullish(generic),
 });
 export type CreateEndpointRequest = z.infer<typeof CreateEndpointSchema>;
 
 export const JoinSchema = z.object({
   NetworkID: id,
   EndpointID: endpointId,
-  SandboxKey: SandboxKeyField.optional().default(''),
-  Options: generic.nullish(),
+  SandboxKey: z._default(z.optional(SandboxKeyField), ''),
+  Options: z.nullish(generic),
 });
 export type JoinRequest = z.infer<typeof JoinSchema>;
 
 export const ProgramExternalConnectivitySchema = z.object({
   NetworkID: id,
   EndpointID: endpointId,
-  Options: generic.nullish(),
+  Options: z.nullish(generic),
 });
 export type ProgramExternalConnectivityRequest = z.infer<typeof ProgramExternalConnectivitySchema>;
 
@@ -76,17 +76,17 @@ export const DiscoverySchema = z.object({
 });
 export type DiscoveryRequest = z.infer<typeof DiscoverySchema>;
 
-export const GwAllocCheckSchema = z.object({ Options: generic.nullish() });
+export const GwAllocCheckSchema = z.object({ Options: z.nullish(generic) });
 export type GwAllocCheckRequest = z.infer<typeof GwAllocCheckSchema>;
 
 /** One entry of com.docker.network.portmap (Proto is the IP protocol number). */
 export const PortBindingSchema = z.object({
   Proto: z.number(),
-  IP: AddressOrEmpty.optional().default(''),
+  IP: z._default(z.optional(AddressOrEmpty), ''),
   Port: portField(false),
-  HostIP: AddressOrEmpty.optional().default(''),
-  HostPort: portField(true).optional().default(0),
-  HostPortEnd: portField(true).optional().default(0),
+  HostIP: z._default(z.optional(AddressOrEmpty), ''),
+  HostPort: z._default(z.optional(portField(true)), 0),
+  HostPortEnd: z._default(z.optional(portField(true)), 0),
 });
 export type PortBinding = z.infer<typeof PortBindingSchema>;
 

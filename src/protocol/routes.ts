@@ -1,6 +1,6 @@
 // The route table: every protocol path, the schema of its body and the driver method it calls.
 // One generic handler (server/plugin-server.ts) serves all of them.
-import { z } from 'zod';
+import { z } from './zod';
 import * as N from './network';
 import * as I from './ipam';
 
@@ -14,13 +14,13 @@ export interface Drivers {
 export interface Route {
   subsystem: Subsystem;
   /** Schema of the body; undefined for calls Docker sends with an empty body. */
-  schema?: z.ZodType;
+  schema?: z.ZodMiniType;
   /** Needs the daemon's state loaded (everything but the handshake calls). */
   needsState: boolean;
   call(d: Drivers, body: unknown): Promise<object>;
 }
 
-function route<S extends z.ZodType>(subsystem: Subsystem, schema: S, call: (d: Drivers, req: z.infer<S>) => Promise<object>): Route {
+function route<S extends z.ZodMiniType>(subsystem: Subsystem, schema: S, call: (d: Drivers, req: z.infer<S>) => Promise<object>): Route {
   return { subsystem, schema, needsState: true, call: (d, body) => call(d, body as z.infer<S>) };
 }
 function bare(subsystem: Subsystem, call: (d: Drivers) => Promise<object>): Route {
@@ -55,7 +55,7 @@ export const ROUTES: Record<string, Route> = {
 };
 
 /** Describes a schema failure in terms a user can act on: field path and what was expected. */
-export function describeValidationError(err: z.ZodError): string {
+export function describeValidationError(err: z.core.$ZodError): string {
   return err.issues
     .map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`)
     .join('; ');

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { ZodError } from 'zod';
+import { z } from '../protocol/zod';
 import { Drivers, ROUTES, describeValidationError } from '../protocol/routes';
 import { errorMessage, InputError } from '../util/errors';
 import type { Logger } from '../util/log';
@@ -119,7 +119,7 @@ export function createPluginApp(opts: Omit<PluginServerOptions, 'socketPath'>): 
       const payload: Record<string, string> = { Err: msg };
       if (route.subsystem === 'IpamDriver') payload.Error = msg;
       sendJson(res, 500, payload);
-      const level = err instanceof InputError || err instanceof ZodError ? 'info' : 'warn';
+      const level = err instanceof InputError || err instanceof z.core.$ZodError ? 'info' : 'warn';
       opts.logger[level]({ method, ...ids(body), err: msg }, 'request failed');
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;

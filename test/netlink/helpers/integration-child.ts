@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { disableTxChecksum, EthtoolClient, getFeatures, closeEthtool } from '../../../src/netlink/ethtool';
 import { LinkInfo, LinkManager } from '../../../src/netlink/links';
@@ -374,5 +374,25 @@ function defineTests(): void {
       assert.deepEqual(await Promise.all(inFlight), [true, true], 'deletions sent before close() finish');
       for (const n of names) assert.equal(await links.getLink(n), undefined, `${n} is gone`);
     }
+  });
+
+  test('the deletion worker is released when idle, kept while deletions are in flight, and started again', async () => {
+    const deleter = new LinkDeleter();
+    const threads = (): number => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+    const names = [0, 1, 2].map((i) => `ocntr${i}`);
+    for (const n of names) await links.createVethPair({ name: n, peerName: `${n}p`, mtu: 1500 });
+    const idleThreads = threads();
+    assert.equal(await deleter.deleteLink(names[0]), true);
+    const withWorker = threads();
+    assert.ok(withWorker > idleThreads, `a worker thread runs (${idleThreads} -> ${withWorker} threads)`);
+    const inFlight = deleter.deleteLink(names[1]);
+    await deleter.release(); // a deletion in flight: kept
+    assert.equal(await inFlight, true);
+    assert.equal(threads(), withWorker, 'the worker was kept while a deletion was in flight');
+    await deleter.release();
+    assert.ok(threads() < withWorker, `the worker ended (${withWorker} -> ${threads()} threads)`);
+    assert.equal(await deleter.deleteLink(names[2]), true, 'the next deletion starts a new worker');
+    for (const n of names) assert.equal(await links.getLink(n), undefined, `${n} is gone`);
+    await deleter.close();
   });
 }
