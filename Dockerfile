@@ -30,4 +30,4 @@ RUN npx tsc -p tsconfig.json \
 FROM scratch
 COPY --from=build /rootfs/ /
 WORKDIR /app
-ENTRYPOINT ["/usr/local/bin/node", "--max-semi-space-size=1", "--no-opt", "--no-sparkplug", "/app/plugin-entrypoint.js"]
+ENTRYPOINT ["/usr/local/bin/node", "--max-semi-space-size=1", "/app/plugin-entrypoint.js"]

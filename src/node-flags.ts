@@ -8,10 +8,7 @@
 // instead of 108-131 MB (both with the idle collection of util/idle-gc.ts). The cost is more
 // frequent scavenges: attach throughput at 100 in flight 154-165/s against 152-181/s.
 //
-// --no-opt --no-sparkplug: V8 runs the daemon's code in its interpreter only, without its baseline
-// (Sparkplug) or optimizing (TurboFan) compiler. The daemon's time goes to the kernel, OVSDB and
-// JSON (native code), so the compilers bought nothing measurable: daemon CPU per attach+detach
-// 9.8-10.1 ms against 11.1 ms with them (same run, interleaved). What they cost is memory: the
-// compiled code, and the compilers' own pages of the node binary that a process touches once it
-// uses them. Idle RSS 55-56 MB instead of 61-62 MB; 74 MB instead of 84 MB after 165 attaches.
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug'];
+// Not --no-opt / --no-sparkplug (V8's interpreter only): they saved 5-6 MB of idle RSS, but made
+// CreateNetwork 2.3-2.5x slower (L2 p50 20-22 ms against 8-9 ms, same machine, alternating runs:
+// decoding the root row's updates is JavaScript, not native code).
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];

@@ -66,7 +66,7 @@ test('install into a DESTDIR: app, symlink, unit, settings; the installed daemon
   assert.match(unit, /^Restart=on-failure$/m);
   assert.match(unit, /^StandardError=append:\/var\/log\/ovs-container-network\/daemon\.log$/m, 'file logs, rotated by logrotate');
   assert.match(unit, /^WantedBy=multi-user\.target docker\.service$/m);
-  const exec = /^ExecStart=(\S+) --max-semi-space-size=1 --no-opt --no-sparkplug (\S+) daemon$/m.exec(unit);
+  const exec = /^ExecStart=(\S+) --max-semi-space-size=1 (\S+) daemon$/m.exec(unit);
   assert.ok(exec, 'ExecStart runs node on the installed app');
   assert.equal(exec[1], (await runOk('sh', ['-c', 'command -v node'])).stdout.trim(), 'node as found on PATH at install time');
   assert.equal(exec[2], '/usr/local/lib/ovs-container-network/bin/ovs-container-network');
