@@ -157,7 +157,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       for (const b of backends.all()) {
         if (b.healHost && b.reachable()) await b.healHost(driver.known()).catch((err) => log.warn({ backend: b.kind, err: String(err) }, 'heal: host state not re-applied'));
       }
-      await collector.pass();
+      await collector.passIfDue();
     },
     healNetwork: (id) => driver.healNetwork(id),
   }, log.child({ component: 'heal' }), nbClient ? [nbClient] : []);

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { Ipam, LOCAL_SPACE, parseAutoPoolRange } from '../../src/ipam/ipam';
 import { driverAddressUsers, type SubnetData } from '../../src/ipam/address-users';
 import { MemoryKvStore } from '../../src/state/kv';
+import { UnusedAddressCollector } from '../../src/ipam/collector';
+import type { Logger } from '../../src/util/log';
 
 const NET = 'n'.repeat(64);
 const GRACE = 30_000;
@@ -110,4 +112,25 @@ test('after a restart, loaded addresses get the grace from the load on', async (
   assert.deepEqual((await s.collect()).addresses, []);
   s.clock.advance(GRACE);
   assert.equal((await s.collect()).addresses.length, 1);
+});
+
+test('the healing loop collects at most once a grace period (a pass more often finds nothing new)', async () => {
+  const { ipam, state } = setup();
+  let passes = 0;
+  const counting = Object.assign(Object.create(ipam) as Ipam, {
+    collectUnused: async () => {
+      passes++;
+      return { addresses: [], pools: [], reservations: [] };
+    },
+  });
+  const log = { info: () => undefined, warn: () => undefined } as unknown as Logger;
+  const c = new UnusedAddressCollector(counting, () => driverAddressUsers(state), log, { graceMs: GRACE });
+  await c.passIfDue(0);
+  await c.passIfDue(5_000);
+  await c.passIfDue(GRACE - 1);
+  assert.equal(passes, 1, 'within the grace: no second pass');
+  await c.passIfDue(GRACE);
+  assert.equal(passes, 2);
+  await c.pass(GRACE + 1);
+  assert.equal(passes, 3, 'an explicit pass always runs');
 });
