@@ -154,9 +154,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const healer = new OvsHealer(client, {
     networkIds: () => driver.networks.keys(),
     healHost: async () => {
-      for (const b of backends.all()) {
-        if (b.healHost && b.reachable()) await b.healHost(driver.known()).catch((err) => log.warn({ backend: b.kind, err: String(err) }, 'heal: host state not re-applied'));
-      }
+      await backends.healHosts(() => driver.known(), (b, err) => log.warn({ backend: b.kind, err: String(err) }, 'heal: host state not re-applied'));
       await collector.passIfDue();
     },
     healNetwork: (id) => driver.healNetwork(id),

@@ -102,6 +102,13 @@ export class Backends {
     return this.byKind[kindOf(net.options)];
   }
 
+  /** Each reachable backend's host-wide heal; one that fails is reported and does not stop the others. */
+  async healHosts(known: () => KnownState, failed: (b: NetworkBackend, err: unknown) => void): Promise<void> {
+    for (const b of this.all()) {
+      if (b.healHost && b.reachable()) await b.healHost(known()).catch((err: unknown) => failed(b, err));
+    }
+  }
+
   all(): NetworkBackend[] {
     return Object.values(this.byKind).filter((b): b is NetworkBackend => !!b);
   }

@@ -117,10 +117,7 @@ export async function reconcile(driver: OvsNetworkDriver, backends: Backends, db
     const shared = backends.find(net)?.sharedAddresses(net);
     if (shared) ipam.attachShared(net.id, shared);
   }
-  for (const b of backends.all()) {
-    if (!b.healHost || !b.reachable()) continue;
-    await b.healHost(driver.known()).catch((err) => log.warn({ backend: b.kind, err: String(err) }, 'leftovers not collected'));
-  }
+  await backends.healHosts(() => driver.known(), (b, err) => log.warn({ backend: b.kind, err: String(err) }, 'leftovers not collected'));
 
   // Veths this daemon made that no OVS port references. The alias (older daemons' only mark) or a
   // record naming the veth makes it ours: another instance's veths are never swept.
