@@ -492,20 +492,19 @@ export class OvsNetworkDriver implements P.NetworkDriver {
    * endpoints' ports themselves are never touched.
    */
   async healNetwork(id: string): Promise<void> {
-    const net = await this.lock.run(`net:${id}`, async () => {
-      const rec = this.networks.get(id);
-      const backend = rec && this.d.backends.find(rec);
-      if (!rec || !backend?.reachable()) return undefined; // deleted meanwhile, or its component is down
-      await backend.heal(rec);
-      return rec;
+    const healed = await this.lock.run(`net:${id}`, async () => {
+      const net = this.networks.get(id);
+      const backend = net && this.d.backends.find(net);
+      if (!net || !backend?.reachable()) return undefined; // deleted meanwhile, or its component is down
+      await backend.heal(net);
+      return { net, backend };
     });
-    const healEndpoint = net && this.d.backends.of(net).healEndpoint;
-    if (!net || !healEndpoint) return;
-    const backend = this.d.backends.of(net);
+    if (!healed?.backend.healEndpoint) return;
+    const { net, backend } = healed;
     for (const ep of [...this.endpoints.values()].filter((e) => e.networkId === id)) {
       await this.lock.run(`ep:${ep.id}`, async () => {
         if (this.endpoints.get(ep.id) !== ep || this.networks.get(id) !== net) return;
-        await healEndpoint.call(backend, net, ep);
+        await backend.healEndpoint!(net, ep);
       });
     }
   }
