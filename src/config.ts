@@ -32,6 +32,8 @@ export interface DaemonConfig {
   ovnNbCaCert: string;
   ovsdbTimeoutMs: number;
   groupCommit: boolean;
+  poolMin: number;
+  poolMax: number;
 }
 
 interface FlagSpec {
@@ -118,6 +120,12 @@ export const DAEMON_FLAGS: FlagSpec[] = [
   { flag: 'groupCommit', cli: '--group-commit', env: 'OCN_GROUP_COMMIT', def: 'off',
     help: 'on: the Open_vSwitch transactions of concurrent requests go out as one (ovs-vswitchd reconfigures once for them); off: one each',
     parse: (v) => oneOf('--group-commit', ['on', 'off'])(v) === 'on' },
+  { flag: 'poolMin', cli: '--pool-min', env: 'OCN_POOL_MIN', def: '2',
+    help: 'warm ports kept per network once it has had an attach (veth pairs already on its bridge: an attach takes one instead of waiting for ovs-vswitchd to add a port)',
+    parse: intIn('--pool-min', 0, 1024) },
+  { flag: 'poolMax', cli: '--pool-max', env: 'OCN_POOL_MAX', def: '256',
+    help: 'most warm ports per network (the pool follows the attaches of the last minute between --pool-min and this); 0 turns the pool off',
+    parse: intIn('--pool-max', 0, 4096) },
 ];
 
 /** The PEM files an ssl: remote needs, like ovsdb-server's --private-key, --certificate, --ca-cert. */
@@ -176,6 +184,9 @@ export function parseDaemonConfig(argv: string[], env: NodeJS.ProcessEnv): Daemo
   checkSsl(config, 'ovnNb');
   if (config.overlayGenevePort === config.overlayVxlanPort) {
     throw new InputError(`--overlay-geneve-port and --overlay-vxlan-port: both are ${config.overlayGenevePort}; the two tunnel types need different UDP ports`);
+  }
+  if (config.poolMax > 0 && config.poolMin > config.poolMax) {
+    throw new InputError(`--pool-min ${config.poolMin} is above --pool-max ${config.poolMax}; give a minimum at most the maximum (or --pool-max 0 to turn the pool off)`);
   }
   return config;
 }

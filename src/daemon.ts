@@ -20,7 +20,8 @@ import { Ipam, parseAutoPoolRange } from './ipam/ipam';
 import { UnusedAddressCollector } from './ipam/collector';
 import { driverAddressUsers } from './ipam/address-users';
 import { Firewall } from './net/firewall';
-import { OvsNetworkDriver } from './driver/network-driver';
+import { OvsNetworkDriver, vethAlias } from './driver/network-driver';
+import { PortPool } from './pool/port-pool';
 import { Registry } from './driver/registry';
 import { reconcile } from './driver/reconcile';
 import { composeBackends } from './backends/compose';
@@ -67,6 +68,7 @@ export function linkOpsFrom(links: LinkManager, deleter: LinkDeleter, ethtool: E
     setUp: (n) => links.setUp(n),
     setAlias: (n, a) => links.setAlias(n, a),
     setMtu: (n, m) => links.setMtu(n, m),
+    setMac: (n, m) => links.setMac(n, m),
     addAddress: (n, c) => links.addAddress(n, c, { noDad: true }),
     waitForLink: (n, ms) => links.waitForLink(n, ms),
     disableTxChecksum: (n) => ethtool.disableTxChecksum(n),
@@ -119,7 +121,11 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     name: config.name, db, links, firewall, log, isOurSpace: (s) => ipam.isOurSpace(s),
     overlay, underlayMtu: config.underlayMtu, ovn, nbOnline: () => !!nb?.online, ovnPortTimeoutMs: config.ovnPortTimeoutMs,
   });
-  const driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, registry, backends, hostSettings: () => root.refresh() });
+  const pool = new PortPool({
+    name: config.name, db, links, log: log.child({ component: 'pool' }), settings: { min: config.poolMin, max: config.poolMax },
+    alias: vethAlias(config.name), networks: registry.networks, locks: registry.locks, accessVlan: (net) => backends.of(net).portAccess(net),
+  });
+  const driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, registry, backends, pool, hostSettings: () => root.refresh() });
 
   const localDb = new ConnectionState(client);
   let firewallApplied = false;
@@ -142,7 +148,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     overlay.load(configuredPeers());
     // Without NB, NB leftovers wait for the healing pass that follows its reconnect. A tunnel OVS
     // refuses does not keep other networks from being served: overlay creates report it.
-    const report = await reconcile(driver, backends, db, links, log, ipam, { graceMs: config.joinGraceMs });
+    const report = await reconcile(driver, backends, db, links, log, ipam, { graceMs: config.joinGraceMs, pool });
     firewallApplied = false;
     await firewall.apply();
     firewallApplied = true;
@@ -200,6 +206,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     idleGc.stop();
     startup.stop();
     healer.stop();
+    pool.stop();
+    await pool.settle();
     await driver.drain();
     client.close();
     nbClient?.close();

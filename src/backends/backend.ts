@@ -57,6 +57,8 @@ export interface NetworkBackend {
   teardownOps(rec: NetworkRecord, others: NetworkRecord[]): Operation[];
   /** After the delete's local transaction: the outside part, for the network and its endpoints. */
   afterTeardown(rec: NetworkRecord, endpoints: Endpoint[]): Promise<void>;
+  /** The access VLAN of the network's ports (undefined: untagged, on OVN's bridge); pooled ports are made with it. */
+  portAccess(net: NetworkRecord): number | undefined;
   /** Before the endpoint's port is added: its outside part, and how the port is made. */
   attach(net: NetworkRecord, ep: Endpoint): Promise<PortPlan>;
   /** After the endpoint's port is gone (or attach's undo). */

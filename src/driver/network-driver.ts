@@ -16,7 +16,7 @@ import { addPortOps, undoAddPortOps, deletePortOps, interfacesOwnedBy, setInterf
 import { vethNames } from '../netlink/names';
 import { ConflictError, InputError } from '../util/errors';
 import { OvsdbConnectionError } from '../ovsdb/errors';
-import { KeyedMutex } from '../util/keyed-mutex';
+import type { KeyedMutex } from '../util/keyed-mutex';
 import type { LinkOps } from './links';
 import { DEFAULT_MTU, EP, Endpoint, EndpointIntent, NetworkRecord, endpointFromIds, endpointIntentPrefix, endpointToIds } from './model';
 import { macFor, normaliseMac } from './mac';
@@ -25,6 +25,7 @@ import { publishedPorts } from './ports';
 import { parseCidr } from '../ipam/cidr';
 import type { Backends, KnownState } from '../backends/backend';
 import type { Registry } from './registry';
+import type { PooledPort, PortPool } from '../pool/port-pool';
 
 export interface DriverDeps {
   name: string;
@@ -39,6 +40,8 @@ export interface DriverDeps {
   registry: Registry;
   /** What each kind of network builds: chosen per network from its record. */
   backends: Backends;
+  /** Warm ports per network (none: every endpoint gets a port made for it). */
+  pool?: PortPool;
   /** The host's OVS settings (the root row's external_ids: ovn-bridge, ovn-encap-type...), read now. */
   hostSettings?: () => Promise<Readonly<Record<string, string>>>;
 }
@@ -54,7 +57,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   readonly endpoints: Map<string, Endpoint>;
   /** Every endpoint's durable record, including creations that never finished (see model.ts). */
   readonly intents: Map<string, EndpointIntent>;
-  private readonly lock = new KeyedMutex();
+  private readonly lock: KeyedMutex;
   /** Networks being created: their VLANs are taken already. */
   private readonly creating = new Map<string, NetworkRecord>();
   private readonly netPrefix: string;
@@ -66,7 +69,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   }
 
   constructor(private readonly d: DriverDeps) {
-    ({ networks: this.networks, endpoints: this.endpoints, intents: this.intents } = d.registry);
+    ({ networks: this.networks, endpoints: this.endpoints, intents: this.intents, locks: this.lock } = d.registry);
     this.netPrefix = `ocn.${d.name}.net.`;
   }
 
@@ -215,8 +218,10 @@ export class OvsNetworkDriver implements P.NetworkDriver {
   private async removeNetwork(rec: NetworkRecord): Promise<void> {
     const others = [...this.networks.values()].filter((n) => n.id !== rec.id);
     const stale = [...this.endpoints.values()].filter((e) => e.networkId === rec.id);
+    const pooled = this.d.pool?.retire(rec.id);
     const ops = [
       ...stale.flatMap((e) => deletePortOps(this.d.db, e.hostIf)),
+      ...(pooled?.ops ?? []),
       ...this.d.backends.of(rec).teardownOps(rec, others),
       ...this.d.kv.ops({ del: [this.netPrefix + rec.id, ...stale.map((e) => this.intentKey(e.id))] }),
     ];
@@ -240,6 +245,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       throw err;
     }
     for (const e of stale) this.deleteLinkLater(e.hostIf);
+    pooled?.done();
     await this.d.backends.of(rec).afterTeardown(rec, stale);
   }
 
@@ -281,51 +287,105 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const ep: Endpoint = { id: req.EndpointID, networkId: net.id, hostIf: names.host, peerIf: names.container, mac, ipv4, ipv6, macGenerated, ports: [] };
       const bridge = findBridge(this.d.db, net.options.bridge);
       if (!bridge) throw new InputError(`CreateEndpoint: bridge ${net.options.bridge} of network ${short(net.id)} no longer exists; remove and recreate the network`);
-      const veth = { name: names.host, peerName: names.container, mtu: net.mtu, peerMac: mac, noArp: true };
-      // The record goes first: whatever a kill leaves from here on, start-up knows it is ours.
-      const intent: EndpointIntent = { id: ep.id, networkId: net.id, hostIf: names.host, peerIf: names.container };
-      const key = this.intentKey(ep.id);
-      await this.d.kv.commit({ set: { [key]: JSON.stringify(intent) } });
-      this.intents.set(ep.id, intent);
-      const backend = this.d.backends.of(net);
-      let undoPort: Operation[] = [];
-      try {
-        try {
-          await this.d.links.createVethPair(veth);
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'EEXIST') throw err;
-          // A link with this endpoint's name can only be a leftover of an earlier attempt: no
-          // live container can own it, since Docker has not got the endpoint yet.
-          await this.d.links.deleteLink(names.host);
-          await this.d.links.deleteLink(names.container);
-          await this.d.links.createVethPair(veth);
-        }
-        const port = await backend.attach(net, ep);
-        const ids = localOwner(this.d.name, 'endpoint', { ...endpointToIds(ep, net), ...port.externalIds });
-        const addPort = async () => {
-          const results = await this.d.db.transact(addPortOps(bridge._uuid, { name: names.host, type: '', access: port.access, externalIds: ids }));
-          undoPort = undoAddPortOps(bridge._uuid, results);
-        };
-        // The userspace datapath reads what the container sends from the host end's socket as is:
-        // the container end must not leave checksums to a NIC. The host end only carries frames
-        // ovs-vswitchd writes whole, so its offloads do not matter.
-        // The alias names this daemon for people reading `ip link` (the kernel applies no alias
-        // given at creation); start-up goes by the endpoint's record.
-        await Promise.all([
-          addPort(),
-          net.datapath === 'netdev' ? this.d.links.disableTxChecksum(names.container) : undefined,
-          this.d.links.setAlias(names.host, vethAlias(this.d.name)),
-        ]);
-      } catch (err) {
-        await this.d.links.deleteLink(names.host).catch(() => undefined);
-        await backend.detach(net, ep).catch(() => undefined);
-        // Record and port go together; if this fails too, start-up finds the record and finishes the undo.
-        await this.d.kv.commit({ del: [key] }, undoPort).then(() => this.intents.delete(ep.id), () => undefined);
-        throw err;
+      const pooled = this.d.pool?.take(net);
+      if (pooled && (await this.createOnPooledPort(net, ep, pooled))) {
+        this.endpoints.set(ep.id, ep);
+        return this.createEndpointAnswer(ep);
       }
+      await this.createOnNewPort(net, ep, bridge._uuid);
       this.endpoints.set(ep.id, ep);
       return this.createEndpointAnswer(ep);
     });
+  }
+
+  /**
+   * An endpoint on a port of the network's pool: the container end gets the endpoint's MAC, then
+   * one transaction records the endpoint and takes the port (nothing for ovs-vswitchd to do).
+   * False when the port turned out not to be free after all (it is dropped; the caller makes a
+   * new one); any other failure is undone and thrown.
+   */
+  private async createOnPooledPort(net: NetworkRecord, ep: Endpoint, pooled: PooledPort): Promise<boolean> {
+    const backend = this.d.backends.of(net);
+    const pool = this.d.pool!;
+    ep.hostIf = pooled.host;
+    ep.peerIf = pooled.peer;
+    const intent: EndpointIntent = { id: ep.id, networkId: net.id, hostIf: ep.hostIf, peerIf: ep.peerIf };
+    const key = this.intentKey(ep.id);
+    let answered = false;
+    try {
+      const [port] = await Promise.all([backend.attach(net, ep), this.d.links.setMac(pooled.peer, ep.mac)]);
+      const ids = localOwner(this.d.name, 'endpoint', { ...endpointToIds(ep, net), ...port.externalIds });
+      try {
+        await this.d.kv.commit({ set: { [key]: JSON.stringify(intent) } }, pool.takeOps(pooled, ids));
+      } catch (err) {
+        if (err instanceof OvsdbConnectionError) throw err;
+        // Refused (the port is no longer a free pooled port): nothing was written.
+        answered = true;
+        throw err;
+      }
+      this.intents.set(ep.id, intent);
+      return true;
+    } catch (err) {
+      if (answered) {
+        this.d.log.warn({ endpoint: short(ep.id), port: pooled.host, err: String(err) }, 'pooled port could not be taken: making a new one');
+        pool.discard(pooled);
+        const names = vethNames(ep.id);
+        ep.hostIf = names.host;
+        ep.peerIf = names.container;
+        return false;
+      }
+      // The outcome is unknown: record and port go together, as after a new port's failure.
+      await backend.detach(net, ep).catch(() => undefined);
+      await this.d.kv.commit({ del: [key] }, deletePortOps(this.d.db, pooled.host)).then(() => this.intents.delete(ep.id), () => undefined);
+      await this.d.links.deleteLink(pooled.host).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** An endpoint on a veth pair and port made for it (no pool, or the pool is empty). */
+  private async createOnNewPort(net: NetworkRecord, ep: Endpoint, bridgeUuid: string): Promise<void> {
+    const veth = { name: ep.hostIf, peerName: ep.peerIf, mtu: net.mtu, peerMac: ep.mac, noArp: true };
+    // The record goes first: whatever a kill leaves from here on, start-up knows it is ours.
+    const intent: EndpointIntent = { id: ep.id, networkId: net.id, hostIf: ep.hostIf, peerIf: ep.peerIf };
+    const key = this.intentKey(ep.id);
+    await this.d.kv.commit({ set: { [key]: JSON.stringify(intent) } });
+    this.intents.set(ep.id, intent);
+    const backend = this.d.backends.of(net);
+    let undoPort: Operation[] = [];
+    try {
+      try {
+        await this.d.links.createVethPair(veth);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EEXIST') throw err;
+        // A link with this endpoint's name can only be a leftover of an earlier attempt: no
+        // live container can own it, since Docker has not got the endpoint yet.
+        await this.d.links.deleteLink(ep.hostIf);
+        await this.d.links.deleteLink(ep.peerIf);
+        await this.d.links.createVethPair(veth);
+      }
+      const port = await backend.attach(net, ep);
+      const ids = localOwner(this.d.name, 'endpoint', { ...endpointToIds(ep, net), ...port.externalIds });
+      const addPort = async () => {
+        const results = await this.d.db.transact(addPortOps(bridgeUuid, { name: ep.hostIf, type: '', access: port.access, externalIds: ids }));
+        undoPort = undoAddPortOps(bridgeUuid, results);
+      };
+      // The userspace datapath reads what the container sends from the host end's socket as is:
+      // the container end must not leave checksums to a NIC. The host end only carries frames
+      // ovs-vswitchd writes whole, so its offloads do not matter.
+      // The alias names this daemon for people reading `ip link` (the kernel applies no alias
+      // given at creation); start-up goes by the endpoint's record.
+      await Promise.all([
+        addPort(),
+        net.datapath === 'netdev' ? this.d.links.disableTxChecksum(ep.peerIf) : undefined,
+        this.d.links.setAlias(ep.hostIf, vethAlias(this.d.name)),
+      ]);
+    } catch (err) {
+      await this.d.links.deleteLink(ep.hostIf).catch(() => undefined);
+      await backend.detach(net, ep).catch(() => undefined);
+      // Record and port go together; if this fails too, start-up finds the record and finishes the undo.
+      await this.d.kv.commit({ del: [key] }, undoPort).then(() => this.intents.delete(ep.id), () => undefined);
+      throw err;
+    }
   }
 
   /** Only values Docker did not set may be returned (it rejects even an identical echo). */

@@ -12,6 +12,7 @@ import { OvsNetworkDriver, vethAlias } from './network-driver';
 import type { Endpoint } from './model';
 import type { Backends } from '../backends/backend';
 import type { Ipam } from '../ipam/ipam';
+import type { PortPool } from '../pool/port-pool';
 
 export interface ReconcileReport {
   endpoints: number;
@@ -22,6 +23,8 @@ export interface ReconcileReport {
   deferredEndpoints: number;
   orphanVeths: string[];
   gatewaysRestored: number;
+  /** Pooled ports whose network or veth was gone. */
+  poolRemoved?: number;
 }
 
 /** Default of --join-grace-ms: dockerd retries a request to an unreachable plugin for up to 30 s. */
@@ -68,6 +71,8 @@ const sandboxExists = (key: string): boolean => {
 
 export interface ReconcileOptions {
   graceMs?: number;
+  /** Its free ports are adopted (or removed when their network or veth is gone). */
+  pool?: PortPool;
   sandboxExists?: (key: string) => boolean;
 }
 
@@ -117,6 +122,7 @@ export async function reconcile(driver: OvsNetworkDriver, backends: Backends, db
     const shared = backends.find(net)?.sharedAddresses(net);
     if (shared) ipam.attachShared(net.id, shared);
   }
+  if (opts.pool) report.poolRemoved = (await opts.pool.adopt(byName)).length;
   await backends.healHosts(() => driver.known(), (b, err) => log.warn({ backend: b.kind, err: String(err) }, 'leftovers not collected'));
 
   // Veths this daemon made that no OVS port references. The alias (older daemons' only mark) or a

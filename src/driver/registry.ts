@@ -3,12 +3,15 @@
 // has no cycle: registry, then the components reading it, then the backends, then the driver.
 import type { FirewallState } from '../net/firewall';
 import type { Endpoint, EndpointIntent, NetworkRecord } from './model';
+import { KeyedMutex } from '../util/keyed-mutex';
 
 export class Registry {
   readonly networks = new Map<string, NetworkRecord>();
   readonly endpoints = new Map<string, Endpoint>();
   /** Every endpoint's durable record, including creations that never finished (see model.ts). */
   readonly intents = new Map<string, EndpointIntent>();
+  /** Requests and background work on one network (`net:<id>`) or endpoint (`ep:<id>`) take turns. */
+  readonly locks = new KeyedMutex();
 
   /** The firewall's rule set: networks with a gateway port, and the ports their endpoints publish on this host. */
   firewallState(): FirewallState {

@@ -8,7 +8,7 @@ export const OWNER = 'ocn-owner';
 export const OWNER_TYPE = 'ocn-owner-type';
 
 /** Rows in the local Open_vSwitch database, owned by one daemon (its driver name). */
-export type LocalOwnerType = 'endpoint' | 'gateway' | 'bridge' | 'uplink';
+export type LocalOwnerType = 'endpoint' | 'gateway' | 'bridge' | 'uplink' | 'pool';
 /** Rows in OVN Northbound, shared by every host's daemon: owned by the product. */
 export type NbOwnerType = 'switch' | 'port' | 'router' | 'router-port' | 'dhcp' | 'nat';
 

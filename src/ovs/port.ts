@@ -22,6 +22,8 @@ export interface PortSpec {
   /** The VLANs a trunk carries (0: untagged frames); empty or absent: every VLAN. */
   trunks?: number[];
   externalIds: Record<string, string>;
+  /** The Port's external_ids when they differ from the Interface's. */
+  portExternalIds?: Record<string, string>;
   mtuRequest?: number;
   /** An internal port's MAC (unset: OVS picks a random one each time it makes the device). */
   mac?: string;
@@ -31,7 +33,7 @@ export function addPortOps(bridge: string | ['named-uuid', string], spec: PortSp
   const iface: WireRow = { name: spec.name, type: spec.type, external_ids: map(spec.externalIds) };
   if (spec.mtuRequest) iface.mtu_request = spec.mtuRequest;
   if (spec.mac) iface.mac = spec.mac;
-  const port: WireRow = { name: spec.name, interfaces: named(`${ref}_if`), external_ids: map(spec.externalIds) };
+  const port: WireRow = { name: spec.name, interfaces: named(`${ref}_if`), external_ids: map(spec.portExternalIds ?? spec.externalIds) };
   if (spec.access !== undefined) {
     port.tag = spec.access;
     port.vlan_mode = 'access';

@@ -38,11 +38,19 @@ export async function endpointInterfaces(scope: LeakScope): Promise<{ name: stri
   return j.data.map(([name, ids, ofport]) => ({ name, endpoint: Object.fromEntries(ids[1])['ocn-endpoint'] ?? '', ofport: typeof ofport === 'number' ? ofport : -1 }));
 }
 
+/** Names of the plugin's free warm pooled ports. */
+export async function poolInterfaces(scope: LeakScope): Promise<string[]> {
+  return (await scope.vsctl('--bare', '--columns=name', 'find', 'Interface', `external_ids:ocn-owner=${scope.p.name}`, 'external_ids:ocn-owner-type=pool')).split(/\s+/).filter(Boolean);
+}
+
 /** Veths, OVS ports and endpoint records of this plugin that no existing container owns. */
 export async function endpointLeaks(scope: LeakScope, alsoOwned: Iterable<string> = []): Promise<string[]> {
   const owned = await ownedEndpoints(scope);
   for (const e of alsoOwned) owned.add(e);
-  const ownedLinks = new Set([...owned].flatMap((e) => [`ocnh${e.slice(0, 11)}`, `ocnc${e.slice(0, 11)}`]));
+  // An endpoint's veth is named after its id, or came from the warm pool (then its port's row
+  // names it); the pool's free ports are the plugin's too. Both ends share the name's suffix.
+  const ownedPorts = [...(await endpointInterfaces(scope)).filter((r) => owned.has(r.endpoint)).map((r) => r.name), ...(await poolInterfaces(scope))];
+  const ownedLinks = new Set([...[...owned].map((e) => `ocnh${e.slice(0, 11)}`), ...ownedPorts].flatMap((n) => [n, `ocnc${n.slice(4)}`]));
   const present = await scope.links();
   const leaks: string[] = [];
   for (const n of linkNamesOf(scope.p)) if (/^ocn[hc]/.test(n) && !ownedLinks.has(n) && present.has(n)) leaks.push(`veth ${n}`);

@@ -146,6 +146,9 @@ export async function fleetContainers(fleet: Fleet, kinds: NetKind[] = ALL_KINDS
   const ids = (await fleet.d.docker(['ps', '-q', '--no-trunc'])).stdout.split(/\s+/).filter(Boolean);
   if (!ids.length) return [];
   const r = await fleet.d.docker(['inspect', '-f', '{{.Name}}|{{json .NetworkSettings.Networks}}', ...ids]);
+  // Endpoint ports by endpoint id (a warm pooled port's name is not derived from the id).
+  const ports = JSON.parse(await fleet.h.vsctl('--format=json', '--columns=name,external_ids', 'find', 'Interface', 'external_ids:ocn-owner-type=endpoint')) as { data: [string, [string, [string, string][]]][] };
+  const portOf = new Map(ports.data.map(([n, ids]) => [Object.fromEntries(ids[1])['ocn-endpoint'], n]));
   const out: FleetContainer[] = [];
   for (const line of r.stdout.split('\n').filter(Boolean)) {
     const sep = line.indexOf('|');
@@ -153,7 +156,7 @@ export async function fleetContainers(fleet: Fleet, kinds: NetKind[] = ALL_KINDS
     for (const [name, s] of Object.entries(networks)) {
       const net = fleet.nets.find((n) => n.name === name);
       if (!net || !kinds.includes(net.kind)) continue;
-      out.push({ name: line.slice(1, sep), net, ip: s.IPAddress, endpoint: s.EndpointID, hostIf: `ocnh${s.EndpointID.slice(0, 11)}` });
+      out.push({ name: line.slice(1, sep), net, ip: s.IPAddress, endpoint: s.EndpointID, hostIf: portOf.get(s.EndpointID) ?? `ocnh${s.EndpointID.slice(0, 11)}` });
     }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));

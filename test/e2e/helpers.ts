@@ -255,7 +255,8 @@ export async function ip6RuleLinesOf(P: string, table: 'nat' | 'filter'): Promis
 
 /**
  * Every kernel link name this plugin instance could have created, from its own request log:
- * ocnh/ocnc + the first 11 hex of each EndpointID, ocng + 11 of each NetworkID. Robust against
+ * ocnh/ocnc + the first 11 hex of each EndpointID, ocng + 11 of each NetworkID, the warm pool's
+ * ports (logged as they are made). Robust against
  * other tests' links on a shared machine, and complete: every create is logged with its ids.
  */
 export function linkNamesOf(p: Plugin): Set<string> {
@@ -266,6 +267,10 @@ export function linkNamesOf(p: Plugin): Set<string> {
       names.add(`ocnc${r.EndpointID.slice(0, 11)}`);
     }
     if (typeof r.NetworkID === 'string' && /^[0-9a-f]{11}/.test(r.NetworkID)) names.add(`ocng${r.NetworkID.slice(0, 11)}`);
+    // Warm pooled ports, whatever endpoint took them later.
+    if (r.msg === 'pooled ports added' && Array.isArray(r.ports)) {
+      for (const n of r.ports) if (typeof n === 'string') names.add(n).add(`ocnc${n.slice(4)}`);
+    }
   }
   return names;
 }

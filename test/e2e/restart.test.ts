@@ -1,6 +1,7 @@
 // End to end under a real dockerd 20.10: restarts. The plugin restarted gracefully and killed
 // with SIGKILL while containers are attached (running containers must not notice), and dockerd
 // restarted over a network of the plugin's own IPAM (RequiresRequestReplay).
+import { endpointPort } from '../harness/ovs';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
@@ -27,7 +28,7 @@ interface Attached {
 
 async function attached(container: string, network: string): Promise<Attached> {
   const s = await netSettings(env, container, network);
-  const host = `ocnh${s.EndpointID.slice(0, 11)}`;
+  const host = await endpointPort(s.EndpointID);
   const port = await portUuid(host);
   assert.ok(port, `OVS port ${host} of ${container}`);
   return { host, ifindex: ifindex(host), port, ip: s.IPAddress };

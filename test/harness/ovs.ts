@@ -38,6 +38,16 @@ export async function vsctl(...args: string[]): Promise<string> {
   return (await runOk('ovs-vsctl', ['--timeout=10', ...args], { timeoutMs: 30_000 })).stdout.trim();
 }
 
+/**
+ * The OVS port of an endpoint, found by its record (a port from the warm pool has a name of its
+ * own, not one derived from the endpoint id). `vs` runs ovs-vsctl (default: the system OVS).
+ */
+export async function endpointPort(endpointId: string, vs: (...args: string[]) => Promise<string> = vsctl): Promise<string> {
+  const name = (await vs('--bare', '--columns=name', 'find', 'Interface', `external_ids:ocn-endpoint=${endpointId}`, 'external_ids:ocn-owner-type=endpoint')).trim();
+  if (!name || /\s/.test(name)) throw new Error(`endpoint ${endpointId.slice(0, 12)}: expected one OVS port, found ${JSON.stringify(name)}`);
+  return name;
+}
+
 /** Like vsctl() but returns the full result instead of throwing. */
 export function vsctlRun(...args: string[]): Promise<RunResult> {
   return run('ovs-vsctl', ['--timeout=10', ...args], { timeoutMs: 30_000 });

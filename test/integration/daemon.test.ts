@@ -10,7 +10,7 @@ import { run, runOk } from '../harness/exec';
 import { deleteNetns, nsExec, nsSpawn } from '../harness/netns';
 import { purgeChains } from '../harness/iptables';
 import { chainNames } from '../../src/net/firewall';
-import { ok, err, hexId, createNetworkBody, attach, linkExists, waitGone, arpReachable } from './helpers';
+import { ok, err, hexId, createNetworkBody, attach, linkExists, waitGone, arpReachable, hostPortOf } from './helpers';
 import { getFeatures } from '../../src/netlink/ethtool';
 
 const tag = crypto.randomBytes(2).toString('hex');
@@ -200,15 +200,15 @@ test('kill -9 and restart: live ports untouched, dead ones collected, orphan vet
   // A veth the daemon made whose port never got committed (a crash in between): its port goes.
   const unported = hexId();
   await ok(p, 'NetworkDriver.CreateEndpoint', { NetworkID: id, EndpointID: unported, Interface: { Address: '10.205.0.6/24', AddressIPv6: '', MacAddress: '' }, Options: {} });
-  const unportedVeth = `ocnh${unported.slice(0, 11)}`;
+  const unportedVeth = await hostPortOf(p, id, unported);
   assert.equal((await runOk('cat', [`/sys/class/net/${unportedVeth}/ifalias`])).stdout.trim(), `ocn:${p.name}`, 'the daemon marks its veths');
   const liveIndex = (await runOk('cat', [`/sys/class/net/${live.host}/ifindex`])).stdout.trim();
   const liveUuid = await vsctl('get', 'Interface', live.host, '_uuid');
   await p.kill9();
   await runOk('ip', ['-n', dead.ns, 'link', 'set', 'eth0', 'down']);
   // dockerd renames it back to SrcName before moving it out.
-  await runOk('ip', ['-n', dead.ns, 'link', 'set', 'eth0', 'name', `ocnc${dead.endpointId.slice(0, 11)}`]);
-  await runOk('ip', ['-n', dead.ns, 'link', 'set', `ocnc${dead.endpointId.slice(0, 11)}`, 'netns', '1']);
+  await runOk('ip', ['-n', dead.ns, 'link', 'set', 'eth0', 'name', dead.peer]);
+  await runOk('ip', ['-n', dead.ns, 'link', 'set', dead.peer, 'netns', '1']);
   await runOk('ip', ['link', 'del', gone.host]);
   await vsctl('del-port', unportedVeth);
   const orphan = `ocnh${crypto.randomBytes(6).toString('hex').slice(0, 11)}`;

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import type { Plugin } from '../harness/plugin';
 import { run, runOk } from '../harness/exec';
 import { createNetns } from '../harness/netns';
-import { vethNames } from '../../src/netlink/names';
 
 export const hexId = () => crypto.randomBytes(32).toString('hex');
 
@@ -35,7 +34,16 @@ export interface Attached {
   endpointId: string;
   ns: string;
   host: string;
+  /** The container end's name before it was moved (dockerd renames it back on the way out). */
+  peer: string;
   mac: string;
+}
+
+/** An endpoint's OVS port (a warm pooled port's name is not derived from the endpoint id). */
+export async function hostPortOf(p: Plugin, networkId: string, endpointId: string): Promise<string> {
+  const info = await ok<{ Value: { 'ocn.port'?: string } }>(p, 'NetworkDriver.EndpointOperInfo', { NetworkID: networkId, EndpointID: endpointId });
+  assert.ok(info.Value['ocn.port'], `endpoint ${endpointId.slice(0, 12)} has a port: ${JSON.stringify(info)}`);
+  return info.Value['ocn.port'];
 }
 
 /** CreateEndpoint + Join, then move the container end into a namespace as eth0 (dockerd's part). */
@@ -53,7 +61,7 @@ export async function attach(p: Plugin, networkId: string, cidr: string, nsName:
   await runOk('ip', ['-n', ns, 'link', 'set', src, 'name', 'eth0']);
   await runOk('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', 'eth0']);
   await runOk('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-  return { endpointId, ns, host: vethNames(endpointId).host, mac: mac || ce.Interface?.MacAddress || '' };
+  return { endpointId, ns, host: await hostPortOf(p, networkId, endpointId), peer: src, mac: mac || ce.Interface?.MacAddress || '' };
 }
 
 export async function linkExists(name: string, ns?: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 // OVN across three lab hosts (network namespaces, each with its own OVS and ovn-controller,
 // OVN central in its own namespace), with the real daemon in every host.
+import { endpointPort } from '../harness/ovs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -222,11 +223,12 @@ test('gateway on a chosen chassis: SNAT egress, published port (-p) and an API N
 test("kill -9 of one host's plugin: it reconciles without touching other hosts' ports", async () => {
   const before = await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch_Port');
   const h2 = lab.hosts[1];
-  const uuidBefore = await h2.vsctl('get', 'Interface', `ocnh${ctrs[1].endpointId.slice(0, 11)}`, '_uuid');
+  const port = await endpointPort(ctrs[1].endpointId, (...a) => h2.vsctl(...a));
+  const uuidBefore = await h2.vsctl('get', 'Interface', port, '_uuid');
   await plugins[1].kill9();
   await plugins[1].restart();
   await ok(plugins[1], 'NetworkDriver.EndpointOperInfo', { NetworkID: blue[1].id, EndpointID: ctrs[1].endpointId });
-  assert.equal(await h2.vsctl('get', 'Interface', `ocnh${ctrs[1].endpointId.slice(0, 11)}`, '_uuid'), uuidBefore, 'its live port was not recreated');
+  assert.equal(await h2.vsctl('get', 'Interface', port, '_uuid'), uuidBefore, 'its live port was not recreated');
   assert.equal(await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch_Port'), before, 'no logical port anywhere changed');
   assert.ok(await ping(ctrs[0].ns, ctrs[1].ip), 'h1 -> h2 still works');
   // and a new attach on the restarted host works

@@ -79,7 +79,7 @@ test('compose example: up creates both networks on the plugin, the services talk
   assert.equal(ping.code, 0, `client pings web by service name: ${ping.stdout}${ping.stderr}`);
   assert.match(ping.stdout, new RegExp(`PING web \\(${vars.OCN_WEB_IP.replace(/\./g, '\\.')}\\)`), 'web resolves to its fixed address');
 
-  const ports = (await vsctl('--bare', '--columns=name', 'find', 'Interface', `external_ids:ocn-owner=${e.P}`)).split(/\s+/).filter((n) => n.startsWith('ocnh'));
+  const ports = (await vsctl('--bare', '--columns=name', 'find', 'Interface', `external_ids:ocn-owner=${e.P}`, 'external_ids:ocn-owner-type=endpoint')).split(/\s+/).filter((n) => n.startsWith('ocnh'));
   assert.equal(ports.length, 3, `three endpoint ports (web x2, client): ${ports}`);
 
   const [down, downMs] = await timed(() => compose(['down', '-t', '5']));

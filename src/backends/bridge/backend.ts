@@ -56,8 +56,12 @@ export class BridgeBackend implements NetworkBackend {
     // Nothing outside this host's OVSDB.
   }
 
+  portAccess(net: NetworkRecord): number {
+    return vlanOf(net);
+  }
+
   async attach(net: NetworkRecord): Promise<PortPlan> {
-    return { access: vlanOf(net), externalIds: {} };
+    return { access: this.portAccess(net), externalIds: {} };
   }
 
   async detach(_net: NetworkRecord, ep: Endpoint): Promise<void> {

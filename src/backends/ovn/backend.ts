@@ -94,6 +94,10 @@ export class OvnBackend implements NetworkBackend {
     await this.d.ovn.unbind(rec);
   }
 
+  portAccess(): undefined {
+    return undefined;
+  }
+
   async attach(net: NetworkRecord, ep: Endpoint): Promise<PortPlan> {
     await this.d.ovn.addPort(net, ep);
     return { externalIds: { 'iface-id': lspName(ep.id) } };
