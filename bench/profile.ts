@@ -28,7 +28,7 @@ import { freeSubnets } from './lib/subnets';
 import { round, runConcurrent, summarize } from './lib/stats';
 import { linkExists, sleep, waitLinksGone } from './lib/util';
 import { DAEMON_NODE_FLAGS } from '../src/node-flags';
-import { attach, AttachedEp, createNetwork, deleteNetwork, detach, hostVeth } from './lib/workload';
+import { attach, AttachedEp, createNetwork, deleteNetwork, detach } from './lib/workload';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       const w0 = Date.now();
       const at = await runConcurrent(n, c, async (i) => {
         eps[i] = await attach(net);
-        attached.add(hostVeth(eps[i].id, false));
+        attached.add(eps[i].host);
       });
       const t1 = ticks();
       const secs = (Date.now() - w0) / 1000;
@@ -140,8 +140,8 @@ async function main(): Promise<void> {
       await runConcurrent(n, c, async (i) => {
         await detach(net, eps[i]);
       });
-      await waitLinksGone(eps.map((e) => hostVeth(e.id, false)), 60_000);
-      for (const e of eps) attached.delete(hostVeth(e.id, false));
+      await waitLinksGone(eps.map((e) => e.host), 60_000);
+      for (const e of eps) attached.delete(e.host);
       await sleep(200);
     };
     for (let r = 0; r < rounds; r++) await one();

@@ -1,6 +1,6 @@
 // A figure is one measured value, printed in the table with its comparison (measured in the same
 // run), the ratio between the two, its target and PASS/MISS.
-export type Unit = 'ms' | 's' | 'MB' | '%' | 'Gbit/s' | 'x' | '' ;
+export type Unit = 'ms' | 's' | 'MB' | '%' | 'Gbit/s' | 'x' | '/s' | '' ;
 
 export type SectionId = 'latency' | 'scale' | 'docker' | 'datapath' | 'multihost';
 export const SECTIONS: SectionId[] = ['latency', 'scale', 'docker', 'datapath', 'multihost'];

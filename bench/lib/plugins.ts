@@ -52,10 +52,10 @@ async function ownedInterfaces(name: string): Promise<string[]> {
   return (JSON.parse(r.stdout) as { data: [string][] }).data.map(([n]) => n).filter((n) => /^oc[nb]h/.test(n));
 }
 
-export async function startBenchPlugin(role: string, flavour: Flavour = 'product', opts: { logLevel?: string; variants?: string[]; scope?: 'section' | 'run' } = {}): Promise<BenchPlugin> {
+export async function startBenchPlugin(role: string, flavour: Flavour = 'product', opts: { logLevel?: string; variants?: string[]; scope?: 'section' | 'run'; args?: string[] } = {}): Promise<BenchPlugin> {
   const name = `ocnb-${RUN_TAG}-${role}`;
   const env = flavour === 'variant' ? { OCN_BENCH_VARIANT: (opts.variants ?? []).join(',') } : undefined;
-  const start = () => startPlugin({ name, logLevel: opts.logLevel ?? 'warn', bin: binFor(flavour), env });
+  const start = () => startPlugin({ name, logLevel: opts.logLevel ?? 'warn', bin: binFor(flavour), env, args: opts.args });
   let plugin: Plugin;
   try {
     plugin = await start();

@@ -23,6 +23,8 @@ export interface NetSpec {
 export interface AttachedEp {
   id: string;
   address: string;
+  /** Host end of its veth (a warm pooled port's name is not derived from the endpoint id). */
+  host: string;
 }
 
 const EP_OPTIONS = { 'com.docker.network.endpoint.exposedports': [], 'com.docker.network.portmap': [] };
@@ -81,9 +83,9 @@ export async function attach(net: BenchNet, steps?: (s: StepTimes) => void): Pro
   const id = hexId();
   await c.call('NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: id, Interface: { Address: a.Address, AddressIPv6: '', MacAddress: '' }, Options: EP_OPTIONS });
   const t2 = process.hrtime.bigint();
-  await c.call('NetworkDriver.Join', { NetworkID: net.id, EndpointID: id, SandboxKey: `/var/run/docker/netns/${id.slice(0, 12)}`, Options: EP_OPTIONS });
+  const join = await c.call<{ InterfaceName: { SrcName: string } }>('NetworkDriver.Join', { NetworkID: net.id, EndpointID: id, SandboxKey: `/var/run/docker/netns/${id.slice(0, 12)}`, Options: EP_OPTIONS });
   steps?.({ requestAddress: Number(t1 - t0) / 1e6, createEndpoint: Number(t2 - t1) / 1e6, join: since(t2) });
-  return { id, address: a.Address };
+  return { id, address: a.Address, host: hostVeth(join.InterfaceName.SrcName) };
 }
 
 /** The detach path: Leave + DeleteEndpoint + ReleaseAddress. */
@@ -94,7 +96,7 @@ export async function detach(net: BenchNet, ep: AttachedEp): Promise<void> {
   await c.call('IpamDriver.ReleaseAddress', { PoolID: net.poolId, Address: ep.address.split('/')[0] });
 }
 
-/** Host-side veth name of an endpoint for a flavour of plugin. */
-export function hostVeth(epId: string, exec: boolean): string {
-  return `${exec ? 'ocbh' : 'ocnh'}${epId.slice(0, 11)}`;
+/** Host end of a veth from its container end's name (both flavours: ocnc/ocnh, ocbc/ocbh). */
+function hostVeth(containerEnd: string): string {
+  return `${containerEnd.slice(0, 3)}h${containerEnd.slice(4)}`;
 }

@@ -72,7 +72,7 @@ export async function runDocker(ctx: Ctx): Promise<SectionResult> {
   figures.push({
     id: 'docker.run.p50', section: 'docker', label: '`docker run --rm … sleep 0` p50, our network',
     value: so.p50, unit: 'ms', compare: { label: 'bridge driver', value: sb.p50, unit: 'ms' },
-    ratio: { value: ratio, label: 'ours ÷ bridge' }, target: target('<=', 1.15, 'ratio', ratio, '≤ 1.15× bridge'),
+    ratio: { value: ratio, label: 'ours ÷ bridge' }, target: target('<=', 1.0, 'ratio', ratio, '≤ 1.0× bridge'),
     detail: `n=${so.n} each, alternated; p95 ${round(so.p95)} vs ${round(sb.p95)} ms`,
   });
 
@@ -85,7 +85,8 @@ export async function runDocker(ctx: Ctx): Promise<SectionResult> {
     results[key] = b;
     ctx.log(`  ${b.ok}/${n} started in ${(b.ms / 1000).toFixed(1)} s, ${b.distinct} distinct addresses${b.failed.length ? `; first failure: ${b.failed[0]}` : ''}`);
     const t0 = nowMs();
-    const ports = key === 'ours' ? (await vsctl('list-ports', bridge)).split('\n').filter((p) => p.startsWith('ocnh')) : [];
+    // The containers' ports (not the warm pool's, which stay with the network).
+    const ports = key === 'ours' ? (await vsctl('--bare', '--columns=name', 'find', 'Interface', `external_ids:ocn-owner=${plugin.name}`, 'external_ids:ocn-owner-type=endpoint')).split(/\s+/).filter(Boolean) : [];
     await removeContainers(d, b.ids);
     await d.docker(['container', 'prune', '-f']);
     await waitLinksGone(ports, 120_000); // none of our veths may linger into the bridge run
@@ -106,7 +107,7 @@ export async function runDocker(ctx: Ctx): Promise<SectionResult> {
   figures.push({
     id: 'docker.parallel.time', section: 'docker', label: `${n} parallel \`docker run -d\`: total time, our network`,
     value: o.ms / 1000, unit: 's', compare: { label: 'bridge driver', value: b.ms / 1000, unit: 's' },
-    ratio: { value: o.ms / b.ms, label: 'ours ÷ bridge' },
+    ratio: { value: o.ms / b.ms, label: 'ours ÷ bridge' }, target: target('<=', 1.0, 'ratio', o.ms / b.ms, '≤ 1.0× bridge'),
   });
   await d.docker(['network', 'rm', ours, br]);
   notes.push(

@@ -19,7 +19,7 @@ import { cpuPercentOver, rssMb, systemOvsPids } from '../lib/proc';
 import { freeSubnets } from '../lib/subnets';
 import { round, roundSummary, runConcurrent, summarize, Summary } from '../lib/stats';
 import { sleep, waitLinksGone } from '../lib/util';
-import { attach, AttachedEp, BenchNet, createNetwork, deleteNetwork, detach, hostVeth, StepTimes } from '../lib/workload';
+import { attach, AttachedEp, BenchNet, createNetwork, deleteNetwork, detach, StepTimes } from '../lib/workload';
 
 /**
  * A node process that idles: bare; after requiring the daemon's code (`modules`); or `stack`: the
@@ -79,6 +79,11 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
 
   const [subnet] = freeSubnets(1, 21); // 2,046 addresses
   const net: BenchNet = await createNetwork(s.client, { bridge: benchBridge('s'), subnet, vlan: 10, gateway: 'local' });
+  // The same daemon without the warm port pool, on the same bridge (another VLAN): what each
+  // attach cost before the pool, measured at the same levels in the same run.
+  const nopool = await startBenchPlugin('nopool', 'product', { args: ['--pool-max', '0'] });
+  const [subnet2] = freeSubnets(1, 24);
+  const net2: BenchNet = await createNetwork(nopool.client, { bridge: net.bridge, subnet: subnet2, vlan: 11, gateway: 'local' });
   const population: AttachedEp[] = [];
   const grow = async (to: number) => {
     const add = to - population.length;
@@ -89,7 +94,7 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
   const shrink = async (to: number) => {
     const gone = population.splice(to);
     await runConcurrent(gone.length, 20, async (i) => detach(net, gone[i]));
-    if (!(await waitLinksGone(gone.map((e) => hostVeth(e.id, false)), 120_000))) throw new Error('veths still present 120 s after detach');
+    if (!(await waitLinksGone(gone.map((e) => e.host), 120_000))) throw new Error('veths still present 120 s after detach');
     await sleep(500);
   };
   // The OVS floor at each level: the same new port added by hand on the same bridge with
@@ -109,15 +114,21 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
     await waitLinksGone([dev], 10_000, 2);
     return ms;
   };
-  const measured: Record<number, { total: number[]; steps: StepTimes[]; hand: number[] }> = {};
+  const measured: Record<number, { total: number[]; steps: StepTimes[]; hand: number[]; nopool: number[] }> = {};
   const measure = async (level: number) => {
-    const m = (measured[level] ??= { total: [], steps: [], hand: [] });
+    const m = (measured[level] ??= { total: [], steps: [], hand: [], nopool: [] });
     for (let i = 0; i < samples; i++) {
       const t0 = process.hrtime.bigint();
       const ep = await attach(net, (st) => m.steps.push(st));
       m.total.push(Number(process.hrtime.bigint() - t0) / 1e6);
       await detach(net, ep);
-      await waitLinksGone([hostVeth(ep.id, false)], 10_000, 2);
+      await waitLinksGone([ep.host], 10_000, 2);
+      await sleep(20);
+      const t1 = process.hrtime.bigint();
+      const ep2 = await attach(net2);
+      m.nopool.push(Number(process.hrtime.bigint() - t1) / 1e6);
+      await detach(net2, ep2);
+      await waitLinksGone([ep2.host], 10_000, 2);
       await sleep(20);
       if (i % Math.ceil(samples / handSamples) === 0) {
         m.hand.push(await handAdd());
@@ -127,7 +138,7 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
   };
   const sys = systemOvsPids();
   await measure(levels[0]); // warm-up pass, discarded below
-  measured[levels[0]] = { total: [], steps: [], hand: [] };
+  measured[levels[0]] = { total: [], steps: [], hand: [], nopool: [] };
   for (const level of levels) {
     const t0 = Date.now();
     await grow(level);
@@ -151,6 +162,8 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
   }
   await shrink(0);
   await deleteNetwork(net);
+  await deleteNetwork(net2);
+  await nopool.stop();
   await s.stop();
   await empty.stop();
   await bare.stop();
@@ -159,7 +172,7 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
   for (const l of levels) sums[l] = summarize(measured[l].total);
   const stepSum = (l: number, k: keyof StepTimes) => roundSummary(summarize(measured[l].steps.map((x) => x[k])));
   const hand = (l: number) => roundSummary(summarize(measured[l].hand));
-  data.attach = Object.fromEntries(levels.map((l) => [l, { total: roundSummary(sums[l]), requestAddress: stepSum(l, 'requestAddress'), createEndpoint: stepSum(l, 'createEndpoint'), join: stepSum(l, 'join'), ovsVsctlAddPort: hand(l) }]));
+  data.attach = Object.fromEntries(levels.map((l) => [l, { total: roundSummary(sums[l]), withoutPool: roundSummary(summarize(measured[l].nopool)), requestAddress: stepSum(l, 'requestAddress'), createEndpoint: stepSum(l, 'createEndpoint'), join: stepSum(l, 'join'), ovsVsctlAddPort: hand(l) }]));
   data.rssMb = Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, round(v)]));
   data.idleCpuPercent = Object.fromEntries(Object.entries(idle).map(([k, v]) => [k, round(v)]));
   data.idleSeconds = idleSeconds;
@@ -172,6 +185,15 @@ export async function runScale(ctx: Ctx): Promise<SectionResult> {
       ratio: { value: r, label: `÷ p50 at ${levels[0]}` },
       target: target('<=', 1.2, 'ratio', r, '≤ 1.2× p50 at 10'),
       detail: `n=${sums[l].n} (up and down); Join p50 ${stepSum(l, 'join').p50} vs ${stepSum(levels[0], 'join').p50} ms`,
+    });
+  }
+  for (const l of levels) {
+    const np = summarize(measured[l].nopool);
+    figures.push({
+      id: `scale.nopool.${l}`, section: 'scale', label: `attach p50 with ${l.toLocaleString('en')} endpoints, with the warm port pool`,
+      value: sums[l].p50, unit: 'ms', compare: { label: 'the same daemon with --pool-max 0', value: np.p50, unit: 'ms' },
+      ratio: { value: np.p50 / sums[l].p50, label: 'without ÷ with' },
+      detail: `n=${np.n}; without the pool ${(np.p50 / summarize(measured[levels[0]].nopool).p50).toFixed(1)}× its p50 at ${levels[0]}`,
     });
   }
   for (const l of levels) {

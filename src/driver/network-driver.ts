@@ -288,12 +288,9 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const bridge = findBridge(this.d.db, net.options.bridge);
       if (!bridge) throw new InputError(`CreateEndpoint: bridge ${net.options.bridge} of network ${short(net.id)} no longer exists; remove and recreate the network`);
       const pooled = this.d.pool?.take(net);
-      if (pooled && (await this.createOnPooledPort(net, ep, pooled))) {
-        this.endpoints.set(ep.id, ep);
-        return this.createEndpointAnswer(ep);
-      }
-      await this.createOnNewPort(net, ep, bridge._uuid);
+      if (!pooled || !(await this.createOnPooledPort(net, ep, pooled))) await this.createOnNewPort(net, ep, bridge._uuid);
       this.endpoints.set(ep.id, ep);
+      this.d.pool?.attached(net.id);
       return this.createEndpointAnswer(ep);
     });
   }
@@ -311,22 +308,23 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     ep.peerIf = pooled.peer;
     const intent: EndpointIntent = { id: ep.id, networkId: net.id, hostIf: ep.hostIf, peerIf: ep.peerIf };
     const key = this.intentKey(ep.id);
-    let answered = false;
+    let ops: Operation[];
     try {
       const [port] = await Promise.all([backend.attach(net, ep), this.d.links.setMac(pooled.peer, ep.mac)]);
-      const ids = localOwner(this.d.name, 'endpoint', { ...endpointToIds(ep, net), ...port.externalIds });
-      try {
-        await this.d.kv.commit({ set: { [key]: JSON.stringify(intent) } }, pool.takeOps(pooled, ids));
-      } catch (err) {
-        if (err instanceof OvsdbConnectionError) throw err;
-        // Refused (the port is no longer a free pooled port): nothing was written.
-        answered = true;
-        throw err;
-      }
+      ops = pool.takeOps(pooled, localOwner(this.d.name, 'endpoint', { ...endpointToIds(ep, net), ...port.externalIds }));
+    } catch (err) {
+      // Nothing of the port was written: it stays in the pool (a refused request changes nothing).
+      pool.giveBack(net.id, pooled);
+      await backend.detach(net, ep).catch(() => undefined);
+      throw err;
+    }
+    try {
+      await this.d.kv.commit({ set: { [key]: JSON.stringify(intent) } }, ops);
       this.intents.set(ep.id, intent);
       return true;
     } catch (err) {
-      if (answered) {
+      if (!(err instanceof OvsdbConnectionError)) {
+        // Refused as a whole (the port is no longer a free pooled port): nothing was written.
         this.d.log.warn({ endpoint: short(ep.id), port: pooled.host, err: String(err) }, 'pooled port could not be taken: making a new one');
         pool.discard(pooled);
         const names = vethNames(ep.id);

@@ -110,23 +110,33 @@ export class PortPool {
 
   /**
    * A free port of the network, taken out of the pool at once (synchronous: two attaches never
-   * get one port), or undefined when it has none. Every call counts as an attach for the sizing
-   * and starts a refill.
+   * get one port), or undefined when it has none.
    */
   take(net: NetworkRecord): PooledPort | undefined {
     if (!this.enabled || this.stopped) return undefined;
-    const slot = this.slot(net.id);
-    const now = Date.now();
-    slot.attaches.push(now);
-    while (slot.attaches.length && slot.attaches[0] < now - WINDOW_MS) slot.attaches.shift();
-    this.scheduleFill(net.id, slot);
-    while (slot.free.length) {
+    const slot = this.slots.get(net.id);
+    while (slot?.free.length) {
       const p = slot.free.shift()!;
       if (this.stillFree(p, net.id)) return p;
       this.d.log.warn({ network: net.id.slice(0, 12), port: p.host }, 'pooled port no longer in OVS: dropped from the pool');
       void this.d.links.deleteLink(p.host).catch(() => undefined);
     }
     return undefined;
+  }
+
+  /** A port taken for an attach that failed before it was written to: free again. */
+  giveBack(networkId: string, p: PooledPort): void {
+    this.slots.get(networkId)?.free.unshift(p);
+  }
+
+  /** An attach succeeded on the network: counted for the pool's size, which a refill then follows. */
+  attached(networkId: string): void {
+    if (!this.enabled || this.stopped || !this.d.networks.has(networkId)) return;
+    const slot = this.slot(networkId);
+    const now = Date.now();
+    slot.attaches.push(now);
+    while (slot.attaches.length && slot.attaches[0] < now - WINDOW_MS) slot.attaches.shift();
+    this.scheduleFill(networkId, slot);
   }
 
   /**

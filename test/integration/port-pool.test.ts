@@ -66,7 +66,7 @@ test('an attach takes a warm port: the container sees its own MAC and MTU, check
   assert.ok(!(await pooled(id)).includes(second.host), 'and it left the pool');
   const ids = await vsctl('get', 'Interface', second.host, 'external_ids');
   assert.match(ids, /ocn-owner-type=endpoint/);
-  assert.match(ids, new RegExp(`ocn-endpoint=${second.endpointId}`));
+  assert.match(ids, new RegExp(`ocn-endpoint="?${second.endpointId}"?`));
   const link = (await nsExec(second.ns, 'ip', ['-o', 'link', 'show', 'eth0'])).stdout;
   assert.match(link, /mtu 1400/, 'the network MTU');
   assert.match(link, new RegExp(`link/ether ${second.mac} `), `the endpoint's MAC (${second.mac})`);

@@ -102,6 +102,11 @@ test('setup: a network with a joined endpoint', async () => {
   await ok(p, 'NetworkDriver.CreateNetwork', createNetworkBody(net, '10.215.0.0/24', '10.215.0.1/24', { bridge: BR }));
   ep = hexId();
   await ok(p, 'NetworkDriver.CreateEndpoint', { NetworkID: net, EndpointID: ep, Interface: { Address: '10.215.0.2/24' }, Options: {} });
+  // The attach starts the network's warm port pool: let it fill before the states are compared.
+  await waitFor(async () => {
+    const ports = (await vsctl('--bare', '--columns=ofport', 'find', 'Interface', `external_ids:ocn-owner=${p.name}`, 'external_ids:ocn-owner-type=pool')).split(/\s+/).filter(Boolean);
+    return ports.length >= 2 && ports.every((o) => Number(o) > 0) ? true : undefined;
+  }, { timeoutMs: 15_000, what: 'the warm pool of the network filled' });
   await ok(p, 'NetworkDriver.Join', { NetworkID: net, EndpointID: ep, SandboxKey: '/var/run/docker/netns/v1', Options: {} });
 });
 

@@ -293,9 +293,13 @@ class Cluster implements SwarmCluster {
 
 // ------------------------------------------------------------------ what the plugin left where
 
-/** OVS interfaces the plugin owns on a host (the brief's `find Interface external_ids:ocn-owner=...`). */
-export async function ownedInterfaces(host: LabHost): Promise<string[]> {
-  return (await host.vsctl('--bare', '--columns=name', 'find', 'Interface', `external_ids:ocn-owner=${OWNER}`)).split(/\s+/).filter(Boolean).sort();
+/**
+ * OVS interfaces the plugin owns on a host (the brief's `find Interface external_ids:ocn-owner=...`):
+ * its endpoints' ports, or with 'any' also the warm pool's and gateways (what a network's delete removes).
+ */
+export async function ownedInterfaces(host: LabHost, type: 'endpoint' | 'any' = 'endpoint'): Promise<string[]> {
+  const only = type === 'endpoint' ? ['external_ids:ocn-owner-type=endpoint'] : [];
+  return (await host.vsctl('--bare', '--columns=name', 'find', 'Interface', `external_ids:ocn-owner=${OWNER}`, ...only)).split(/\s+/).filter(Boolean).sort();
 }
 
 /** The plugin's durable records on a host (Open_vSwitch external_ids ocn.<OWNER>.*), key -> value. */

@@ -182,7 +182,7 @@ describe('swarm: 3 dockerd nodes, the managed plugin on each, OVN between the ho
     await m.dockerOk(['service', 'rm', 'dfltsvc']);
     await m.dockerOk(['network', 'rm', 'dfltnet']);
     await eventually(async () => {
-      assert.deepEqual(await allOwnedInterfaces(c), []);
+      assert.deepEqual(await allOwnedInterfaces(c, 'any'), []);
       for (const n of c.nodes) assert.deepEqual(await recordSummary(n.host), [], `${n.name}: records`);
       assert.deepEqual((await nbSwitches(c.lab)).map((s) => s.name), [], 'no logical switch left');
     }, 20_000);
@@ -344,8 +344,8 @@ async function lookup(c: SwarmCluster, from: Task, name: string): Promise<string
   return [...answers.matchAll(/Address(?: \d+)?:\s+(\d+\.\d+\.\d+\.\d+)(?!:)/g)].map((x) => x[1]).filter((ip) => ip !== '127.0.0.11').sort();
 }
 
-async function allOwnedInterfaces(c: SwarmCluster): Promise<string[]> {
-  return (await Promise.all(c.nodes.map(async (n) => (await ownedInterfaces(n.host)).map((i) => `${n.name}:${i}`)))).flat();
+async function allOwnedInterfaces(c: SwarmCluster, type: 'endpoint' | 'any' = 'endpoint'): Promise<string[]> {
+  return (await Promise.all(c.nodes.map(async (n) => (await ownedInterfaces(n.host, type)).map((i) => `${n.name}:${i}`)))).flat();
 }
 
 /**

@@ -14,6 +14,9 @@ test('defaults, flags, OCN_* environment twins (flags win)', () => {
   // Off until a quiet machine shows it helps (issue 12: no gain measured on a loaded one).
   assert.equal(c.groupCommit, false);
   assert.equal(parseDaemonConfig([], { OCN_GROUP_COMMIT: 'on' }).groupCommit, true);
+  // The warm port pool is on by default; --pool-max 0 turns it off.
+  assert.deepEqual([c.poolMin, c.poolMax], [2, 256]);
+  assert.equal(parseDaemonConfig(['--pool-max', '0'], {}).poolMax, 0);
 });
 
 test('bad values name the flag and what it accepts', () => {
@@ -25,6 +28,8 @@ test('bad values name the flag and what it accepts', () => {
   assert.throws(() => parseDaemonConfig(['--name', 'a b'], {}), /--name/);
   assert.throws(() => parseDaemonConfig(['--bogus', '1'], {}), /unknown flag --bogus; known flags: --name/);
   assert.throws(() => parseDaemonConfig(['--ovsdb'], {}), /--ovsdb needs a value/);
+  assert.throws(() => parseDaemonConfig(['--pool-max', '-1'], {}), /--pool-max: "-1" must be an integer 0-4096/);
+  assert.throws(() => parseDaemonConfig(['--pool-min', '9', '--pool-max', '4'], {}), /--pool-min 9 is above --pool-max 4/);
 });
 
 test('--help documents every flag and its environment variable', () => {
