@@ -2,7 +2,7 @@
 // dockerd sends POST with no Content-Type and sometimes an empty body; it decodes every 200 answer
 // as JSON, so even "nothing" is "{}". Errors go out as HTTP 500 {"Err"} (read by dockerd for both
 // subsystems) plus "Error" for IPAM, which is the key an IPAM 200 answer would use.
-import express, { Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as http from 'node:http';
@@ -43,7 +43,7 @@ const MAX_BODY = 4 << 20;
  * Reads the request body as text. dockerd sends no Content-Type, so express's parsers (which
  * dispatch on it) add nothing here but their cost, a third of a no-op request's time.
  */
-function readBody(req: Request): Promise<string> {
+function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -62,17 +62,88 @@ function readBody(req: Request): Promise<string> {
 }
 
 /** A JSON answer written straight to the socket (res.json adds a charset lookup and re-encoding). */
-function sendJson(res: Response, status: number, body: unknown): void {
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-export function createPluginApp(opts: Omit<PluginServerOptions, 'socketPath'>): express.Express {
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** Docker's protocol paths: `/<Subsystem>.<Method>`. */
+const PROTOCOL_PATH = /^\/[A-Za-z]+\.[A-Za-z]+$/;
+
+/**
+ * The socket's handler. Docker's protocol paths are served here directly: their routes are
+ * declared once (ROUTES) and need nothing of express but its per-request cost (its request and
+ * response decoration, query parsing, router). Express serves the control API, loaded on its
+ * first call: a daemon whose control API is never used does not carry it (2.5 MB, measured).
+ */
+export function createPluginApp(opts: Omit<PluginServerOptions, 'socketPath'>): Handler {
+  let control: Handler | undefined;
+  return (req, res) => {
+    const urlPath = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && PROTOCOL_PATH.test(urlPath)) {
+      void serveProtocol(opts, urlPath, req, res);
+      return;
+    }
+    if (urlPath !== CONTROL_PATH) {
+      sendJson(res, 404, { Err: `${req.method} ${urlPath}: not found` });
+      return;
+    }
+    control ??= controlApp(opts);
+    control(req, res);
+  };
+}
+
+async function serveProtocol(opts: Omit<PluginServerOptions, 'socketPath'>, urlPath: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const route = ROUTES[urlPath];
+  if (!route) {
+    sendJson(res, 404, { Err: `${urlPath.slice(1)} is not implemented by this plugin` });
+    return;
+  }
+  const started = process.hrtime.bigint();
+  opts.onRequest?.();
+  const method = urlPath.slice(1);
+  let body: unknown;
+  let outcome = 'ok';
+  try {
+    const text = (await readBody(req)).trim();
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {
+      throw new InputError(`${method}: request body is not valid JSON`);
+    }
+    if (route.schema) {
+      const parsed = route.schema.safeParse(body ?? {});
+      if (!parsed.success) throw new InputError(`${method}: invalid request: ${describeValidationError(parsed.error)}`);
+      body = parsed.data;
+    }
+    if (route.needsState) await opts.ready();
+    const result = await route.call(opts.drivers, body);
+    sendJson(res, 200, result);
+  } catch (err) {
+    outcome = 'error';
+    const msg = errorMessage(err);
+    const payload: Record<string, string> = { Err: msg };
+    if (route.subsystem === 'IpamDriver') payload.Error = msg;
+    sendJson(res, 500, payload);
+    const level = err instanceof InputError || err instanceof z.core.$ZodError ? 'info' : 'warn';
+    opts.logger[level]({ method, ...ids(body), err: msg }, 'request failed');
+  } finally {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    opts.logger.info({ method, ...ids(body), ms: Math.round(ms * 1000) / 1000, outcome }, 'request');
+  }
+}
+
+/** The control API's express app (JSON-RPC 2.0 at CONTROL_PATH), built on first use. */
+function controlApp(opts: Omit<PluginServerOptions, 'socketPath'>): Handler {
+  // Loaded here, not at the top: see createPluginApp.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const express = require('express') as typeof import('express');
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-
   app.post(CONTROL_PATH, async (req: Request, res: Response) => {
     if (!opts.control) { res.status(404).json({ Err: 'no control API' }); return; }
     let body: unknown;
@@ -85,46 +156,6 @@ export function createPluginApp(opts: Omit<PluginServerOptions, 'socketPath'>): 
     await opts.ready().catch(() => undefined);
     const answer = await opts.control.receive(body as Parameters<JSONRPCServer['receive']>[0]);
     res.status(200).json(answer ?? {});
-  });
-
-  app.post(/^\/[A-Za-z]+\.[A-Za-z]+$/, async (req: Request, res: Response) => {
-    const route = ROUTES[req.path];
-    if (!route) {
-      res.status(404).json({ Err: `${req.path.slice(1)} is not implemented by this plugin` });
-      return;
-    }
-    const started = process.hrtime.bigint();
-    opts.onRequest?.();
-    const method = req.path.slice(1);
-    let body: unknown;
-    let outcome = 'ok';
-    try {
-      const text = (await readBody(req)).trim();
-      try {
-        body = text ? JSON.parse(text) : {};
-      } catch {
-        throw new InputError(`${method}: request body is not valid JSON`);
-      }
-      if (route.schema) {
-        const parsed = route.schema.safeParse(body ?? {});
-        if (!parsed.success) throw new InputError(`${method}: invalid request: ${describeValidationError(parsed.error)}`);
-        body = parsed.data;
-      }
-      if (route.needsState) await opts.ready();
-      const result = await route.call(opts.drivers, body);
-      sendJson(res, 200, result);
-    } catch (err) {
-      outcome = 'error';
-      const msg = errorMessage(err);
-      const payload: Record<string, string> = { Err: msg };
-      if (route.subsystem === 'IpamDriver') payload.Error = msg;
-      sendJson(res, 500, payload);
-      const level = err instanceof InputError || err instanceof z.core.$ZodError ? 'info' : 'warn';
-      opts.logger[level]({ method, ...ids(body), err: msg }, 'request failed');
-    } finally {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      opts.logger.info({ method, ...ids(body), ms: Math.round(ms * 1000) / 1000, outcome }, 'request');
-    }
   });
   app.use((req: Request, res: Response) => {
     res.status(404).json({ Err: `${req.method} ${req.path}: not found` });
