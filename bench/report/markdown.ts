@@ -51,7 +51,7 @@ function latencyDetails(data: Record<string, unknown>): string {
   const tp = data.throughput as Record<string, number> | undefined;
   if (!a) return '';
   const out = ['Attach and detach, ms (client side, all three calls of each path):', '', '| daemon | concurrency | attach p50 | p95 | p99 | attaches/s | detach p50 | p95 | p99 | n |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
-  const names: Record<string, string> = { product: 'ours', exec: 'exec-based', nowait: "ours without Join's wait" };
+  const names: Record<string, string> = { product: 'ours', exec: 'exec-based', nowait: "ours without Join's wait", nopool: 'ours without the warm pool', group: 'ours with group commit' };
   for (const k of Object.keys(a)) {
     const [f, c] = k.split('.c');
     const x = a[k];

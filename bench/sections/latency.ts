@@ -1,7 +1,8 @@
 // 1 + 2. Plugin-side latency, driven straight at the socket (no dockerd): CreateNetwork, the attach
 // path (RequestAddress + CreateEndpoint + Join) and the detach path (Leave + DeleteEndpoint +
 // ReleaseAddress) at concurrency 1, 10 and 100, side by side with the exec-based reference
-// (exec-plugin.ts) and with the product minus Join's wait for ovs-vswitchd (variant-daemon.ts nowait).
+// (exec-plugin.ts), with the product minus Join's wait for ovs-vswitchd (variant-daemon.ts nowait),
+// without its warm port pool (--pool-max 0) and with group commit (--group-commit on).
 // Rounds alternate between the three daemons so that drift on a shared machine hits all alike.
 import { ensureSystemOvs } from '../../test/harness/ovs';
 import type { Ctx } from '../lib/context';
@@ -17,11 +18,11 @@ import { AttachedEp, attach, BenchNet, createNetwork, deleteNetwork, detach, Ste
 interface Level {
   c: number;
   /** attaches per round for the product, the exec reference and the no-wait build */
-  n: { product: number; exec: number; nowait: number };
+  n: Record<Flav, number>;
 }
 
-type Flav = 'product' | 'exec' | 'nowait';
-const FLAVS: Flav[] = ['product', 'exec', 'nowait'];
+type Flav = 'product' | 'exec' | 'nowait' | 'nopool' | 'group';
+const FLAVS: Flav[] = ['product', 'exec', 'nowait', 'nopool', 'group'];
 
 interface RoundResult {
   attach: number[];
@@ -122,8 +123,10 @@ export async function runLatency(ctx: Ctx): Promise<SectionResult> {
     product: await startBenchPlugin('lat', 'product'),
     exec: await startBenchPlugin('exec', 'exec'),
     nowait: await startBenchPlugin('nowait', 'variant', { variants: ['nowait'] }),
+    nopool: await startBenchPlugin('nopool', 'product', { args: ['--pool-max', '0'] }),
+    group: await startBenchPlugin('group', 'product', { args: ['--group-commit', 'on'] }),
   };
-  const bridges: Record<Flav, string> = { product: benchBridge('p'), exec: benchBridge('e'), nowait: benchBridge('w') };
+  const bridges: Record<Flav, string> = { product: benchBridge('p'), exec: benchBridge('e'), nowait: benchBridge('w'), nopool: benchBridge('n'), group: benchBridge('g') };
   const figures: Figure[] = [];
   const data: Record<string, unknown> = {};
   const notes: string[] = [];
@@ -168,21 +171,21 @@ export async function runLatency(ctx: Ctx): Promise<SectionResult> {
   }
 
   // ---------------------------------------------------------------- attach / detach
-  const subnets = freeSubnets(3);
+  const subnets = freeSubnets(FLAVS.length);
   const nets = {} as Record<Flav, BenchNet>;
   for (const [i, f] of FLAVS.entries()) {
     nets[f] = await createNetwork(plugins[f].client, { bridge: bridges[f], subnet: subnets[i], vlan: 10, gateway: 'local' });
   }
   const levels: Level[] = q
     ? [
-        { c: 1, n: { product: 20, exec: 8, nowait: 10 } },
-        { c: 10, n: { product: 50, exec: 20, nowait: 30 } },
-        { c: 100, n: { product: 100, exec: 100, nowait: 100 } },
+        { c: 1, n: { product: 20, exec: 8, nowait: 10, nopool: 10, group: 10 } },
+        { c: 10, n: { product: 50, exec: 20, nowait: 30, nopool: 30, group: 30 } },
+        { c: 100, n: { product: 100, exec: 100, nowait: 100, nopool: 100, group: 100 } },
       ]
     : [
-        { c: 1, n: { product: 40, exec: 15, nowait: 20 } },
-        { c: 10, n: { product: 100, exec: 40, nowait: 60 } },
-        { c: 100, n: { product: 200, exec: 100, nowait: 150 } },
+        { c: 1, n: { product: 40, exec: 15, nowait: 20, nopool: 20, group: 40 } },
+        { c: 10, n: { product: 100, exec: 40, nowait: 60, nopool: 60, group: 100 } },
+        { c: 100, n: { product: 200, exec: 100, nowait: 150, nopool: 150, group: 200 } },
       ];
   const rounds = q ? 1 : 2;
   // the exec-based reference at concurrency 100 takes ~15 s a round: one round is enough to show it
@@ -280,6 +283,26 @@ export async function runLatency(ctx: Ctx): Promise<SectionResult> {
       value: nw.p50, unit: 'ms', compare: { label: 'product (with wait)', value: ours.p50, unit: 'ms' },
       ratio: { value: ours.p50 / nw.p50, label: 'with ÷ without' },
       detail: `wait ≈ ${Math.max(0, Math.round((1 - nw.p50 / ours.p50) * 100))} % of p50; p99 ${round(nw.p99)} vs ${round(ours.p99)} ms`,
+    });
+  }
+
+  // The warm port pool and group commit, each against the product as it runs by default.
+  for (const L of levels) {
+    const ours = sum(`product.c${L.c}`, 'attach');
+    const np = sum(`nopool.c${L.c}`, 'attach');
+    const gc = sum(`group.c${L.c}`, 'attach');
+    const rate = (f: Flav) => round(median(rates[`${f}.c${L.c}`]));
+    figures.push({
+      id: `pool.c${L.c}`, section: 'latency', label: `attach p50 with the warm port pool, concurrency ${L.c}`,
+      value: ours.p50, unit: 'ms', compare: { label: 'without (--pool-max 0)', value: np.p50, unit: 'ms' },
+      ratio: { value: np.p50 / ours.p50, label: 'without ÷ with' },
+      detail: `p99 ${round(ours.p99)} vs ${round(np.p99)} ms; ${rate('product')} vs ${rate('nopool')} attaches/s`,
+    });
+    figures.push({
+      id: `group.c${L.c}`, section: 'latency', label: `attach p50 with --group-commit on, concurrency ${L.c}`,
+      value: gc.p50, unit: 'ms', compare: { label: 'product (off)', value: ours.p50, unit: 'ms' },
+      ratio: { value: ours.p50 / gc.p50, label: 'off ÷ on' },
+      detail: `p99 ${round(gc.p99)} vs ${round(ours.p99)} ms; ${rate('group')} vs ${rate('product')} attaches/s`,
     });
   }
 

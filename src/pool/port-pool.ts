@@ -118,8 +118,8 @@ export class PortPool {
     while (slot?.free.length) {
       const p = slot.free.shift()!;
       if (this.stillFree(p, net.id)) return p;
-      this.d.log.warn({ network: net.id.slice(0, 12), port: p.host }, 'pooled port no longer in OVS: dropped from the pool');
-      void this.d.links.deleteLink(p.host).catch(() => undefined);
+      this.d.log.warn({ network: net.id.slice(0, 12), port: p.host }, 'pooled port no longer usable (its row or veth is gone): removed');
+      this.discard(p);
     }
     return undefined;
   }

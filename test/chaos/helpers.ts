@@ -43,7 +43,9 @@ export async function containerPorts(h: LabHost): Promise<Map<string, string>> {
 
 /** Every Interface row: more after healing than before is a leak. */
 export async function interfaceNames(h: LabHost): Promise<string[]> {
-  return (await h.vsctl('--format=csv', '--no-headings', '--columns=name', 'list', 'Interface')).split('\n').filter(Boolean).sort();
+  // Not the warm port pool's free ports: the daemon adds those in the background by design.
+  const pool = new Set((await h.vsctl('--bare', '--columns=name', 'find', 'Interface', 'external_ids:ocn-owner-type=pool')).split(/\s+/).filter(Boolean));
+  return (await h.vsctl('--format=csv', '--no-headings', '--columns=name', 'list', 'Interface')).split('\n').filter((n) => n && !pool.has(n)).sort();
 }
 
 /** Ports whose ofport or ifindex changed (or vanished): recreated by someone. */
