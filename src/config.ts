@@ -123,7 +123,7 @@ export const DAEMON_FLAGS: FlagSpec[] = [
   { flag: 'poolMin', cli: '--pool-min', env: 'OCN_POOL_MIN', def: '2',
     help: 'warm ports kept per network once it has had an attach (veth pairs already on its bridge: an attach takes one instead of waiting for ovs-vswitchd to add a port)',
     parse: intIn('--pool-min', 0, 1024) },
-  { flag: 'poolMax', cli: '--pool-max', env: 'OCN_POOL_MAX', def: '256',
+  { flag: 'poolMax', cli: '--pool-max', env: 'OCN_POOL_MAX', def: '64',
     help: 'most warm ports per network (the pool follows the attaches of the last minute between --pool-min and this); 0 turns the pool off',
     parse: intIn('--pool-max', 0, 4096) },
 ];

@@ -17,7 +17,7 @@ export class PluginClient {
   constructor(readonly socket: string) {}
 
   /** One call; resolves with the parsed answer, throws PluginError unless HTTP 200. */
-  call<T = Record<string, unknown>>(method: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
+  call<T = Record<string, unknown>>(method: string, body?: unknown, timeoutMs = 120_000): Promise<T> {
     const payload = body === undefined ? '' : JSON.stringify(body);
     return new Promise<T>((resolve, reject) => {
       const req = http.request(

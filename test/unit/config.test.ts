@@ -15,7 +15,7 @@ test('defaults, flags, OCN_* environment twins (flags win)', () => {
   assert.equal(c.groupCommit, false);
   assert.equal(parseDaemonConfig([], { OCN_GROUP_COMMIT: 'on' }).groupCommit, true);
   // The warm port pool is on by default; --pool-max 0 turns it off.
-  assert.deepEqual([c.poolMin, c.poolMax], [2, 256]);
+  assert.deepEqual([c.poolMin, c.poolMax], [2, 64]);
   assert.equal(parseDaemonConfig(['--pool-max', '0'], {}).poolMax, 0);
 });
 
