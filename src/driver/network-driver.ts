@@ -287,7 +287,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const ep: Endpoint = { id: req.EndpointID, networkId: net.id, hostIf: names.host, peerIf: names.container, mac, ipv4, ipv6, macGenerated, ports: [] };
       const bridge = findBridge(this.d.db, net.options.bridge);
       if (!bridge) throw new InputError(`CreateEndpoint: bridge ${net.options.bridge} of network ${short(net.id)} no longer exists; remove and recreate the network`);
-      const pooled = this.d.pool?.take(net);
+      const pooled = await this.d.pool?.takeOrWait(net);
       if (!pooled || !(await this.createOnPooledPort(net, ep, pooled))) await this.createOnNewPort(net, ep, bridge._uuid);
       this.endpoints.set(ep.id, ep);
       this.d.pool?.attached(net.id);

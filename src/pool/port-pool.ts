@@ -13,6 +13,10 @@
 // those whose network and veth still exist and removes the others; a network's pool goes in the
 // transaction that deletes the network. A port leaves the pool in the transaction that records
 // its endpoint, guarded by a `wait` on its pool ownership, so no port is ever given twice.
+//
+// A burst larger than the pool does not fall back to one port addition per attach: an attach
+// that finds the pool empty waits for the next batch, which is sized to the attaches waiting, so
+// ovs-vswitchd adds the burst's ports in a few transactions instead of one each.
 import { randomBytes } from 'node:crypto';
 import type { Operation } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
@@ -57,8 +61,8 @@ export interface PortPoolDeps {
   accessVlan(net: NetworkRecord): number | undefined;
 }
 
-/** Ports added to the bridge in one transaction (one ovs-vswitchd reconfiguration). */
-const BATCH = 32;
+/** Most ports added to the bridge in one transaction (one ovs-vswitchd reconfiguration). */
+const BATCH = 128;
 /** The attach rate the pool follows: attaches in this window set its size. */
 const WINDOW_MS = 60_000;
 /**
@@ -66,12 +70,20 @@ const WINDOW_MS = 60_000;
  * the host, idle or not, makes ovs-vswitchd's next port addition slower (≈ 0.5 ms each here).
  */
 const IDLE_MS = 60_000;
-/** A fill starts this long after the attach that asked for it, so a burst's own attaches go first. */
+/** A refill starts this long after the attach that asked for it, so a burst's own attaches go first. */
 const FILL_DELAY_MS = 20;
+/** An attach waiting for a port gives others arriving in the same moment this long to join its batch. */
+const GATHER_MS = 2;
 const OPEN_TIMEOUT_MS = 10_000;
+/** How long an attach waits for a port of the pool before it makes one itself. */
+const WAIT_MS = 15_000;
 
 interface Slot {
   free: PooledPort[];
+  /** Attaches waiting for a port (first come, first served); undefined: make your own. */
+  waiters: ((p: PooledPort | undefined) => void)[];
+  /** Ports added and not yet opened by ovs-vswitchd (counted against what a batch must add). */
+  opening: number;
   /** Times of recent attaches (within WINDOW_MS). */
   attaches: number[];
   filling?: Promise<void>;
@@ -127,9 +139,40 @@ export class PortPool {
     return undefined;
   }
 
+  /**
+   * A free port of the network; when it has none, the port of the next batch (made for the
+   * attaches waiting, see above); undefined when the pool is off, or the batch failed or took
+   * longer than WAIT_MS (the caller then makes its own port).
+   */
+  async takeOrWait(net: NetworkRecord): Promise<PooledPort | undefined> {
+    const now = this.take(net);
+    if (now || !this.enabled || this.stopped) return now;
+    const slot = this.slot(net.id);
+    return new Promise((resolve) => {
+      const waiter = (p: PooledPort | undefined) => {
+        clearTimeout(timer);
+        resolve(p);
+      };
+      const timer = setTimeout(() => {
+        slot.waiters = slot.waiters.filter((w) => w !== waiter);
+        resolve(undefined);
+      }, WAIT_MS);
+      slot.waiters.push(waiter);
+      this.scheduleFill(net.id, slot, GATHER_MS);
+    });
+  }
+
   /** A port taken for an attach that failed before it was written to: free again. */
   giveBack(networkId: string, p: PooledPort): void {
-    this.slots.get(networkId)?.free.unshift(p);
+    const slot = this.slots.get(networkId);
+    if (slot) this.deliver(slot, p);
+  }
+
+  /** An opened port goes to the first attach waiting, or into the pool. */
+  private deliver(slot: Slot, p: PooledPort): void {
+    const waiter = slot.waiters.shift();
+    if (waiter) waiter(p);
+    else slot.free.push(p);
   }
 
   /** An attach succeeded on the network: counted for the pool's size, which a refill then follows. */
@@ -212,6 +255,7 @@ export class PortPool {
     for (const s of this.slots.values()) {
       clearTimeout(s.timer);
       s.drop();
+      for (const w of s.waiters.splice(0)) w(undefined);
     }
   }
 
@@ -238,7 +282,7 @@ export class PortPool {
     if (!s) {
       let drop!: () => void;
       const gone = new Promise<void>((r) => (drop = r));
-      s = { free: [], attaches: [], gone, drop };
+      s = { free: [], waiters: [], opening: 0, attaches: [], gone, drop };
       this.slots.set(networkId, s);
     }
     return s;
@@ -249,6 +293,7 @@ export class PortPool {
     if (s) {
       clearTimeout(s.timer);
       s.drop();
+      for (const w of s.waiters.splice(0)) w(undefined);
     }
     this.slots.delete(networkId);
   }
@@ -270,36 +315,54 @@ export class PortPool {
     return interfacesOwnedBy(this.d.db, this.d.name, 'pool').filter(pred);
   }
 
-  private scheduleFill(networkId: string, slot: Slot): void {
-    if (slot.timer || slot.filling) return;
+  private scheduleFill(networkId: string, slot: Slot, delayMs = FILL_DELAY_MS): void {
+    if (slot.filling) return;
+    if (slot.timer) {
+      if (delayMs >= FILL_DELAY_MS) return;
+      clearTimeout(slot.timer); // waiters: sooner than a background refill
+    }
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
       void this.warm(networkId);
-    }, FILL_DELAY_MS);
+    }, delayMs);
   }
 
-  /** Batches until the pool has its target size (or a batch fails: the next attach retries). */
+  /**
+   * Batches until the waiting attaches have ports and the pool its target size (or a batch fails:
+   * the next attach retries). A batch does not wait for ovs-vswitchd to open the previous one's
+   * ports: each port goes to a waiter or into the pool as soon as it is open.
+   */
   private async fill(networkId: string, slot: Slot): Promise<void> {
     while (!this.stopped && this.slots.get(networkId) === slot) {
-      const want = this.target(slot) - slot.free.length;
+      const want = slot.waiters.length + Math.max(0, this.target(slot) - slot.free.length) - slot.opening;
       if (want <= 0) return;
       const made = await this.d.locks.run(`net:${networkId}`, () => this.addBatch(networkId, Math.min(want, BATCH)));
-      if (!made.length) return;
-      // Outside the network's lock: ovs-vswitchd may take a while with many ports, and a delete
-      // of the network must not wait for it.
-      const opened = await Promise.race([
-        Promise.all(made.map((p) => waitPortsOpen(this.d.db, [p.host], OPEN_TIMEOUT_MS).then(() => true, () => false))),
-        slot.gone.then(() => undefined),
-      ]);
-      if (!opened || this.stopped || this.slots.get(networkId) !== slot) return; // the network went meanwhile (and its ports with it)
-      const ok = made.filter((_, i) => opened[i]);
-      slot.free.push(...ok);
-      for (const p of made.filter((_, i) => !opened[i])) {
-        this.d.log.warn({ network: networkId.slice(0, 12), port: p.host }, 'ovs-vswitchd did not open a pooled port: removed');
-        this.discard(p);
+      if (!made.length) {
+        // Nothing could be made: the attaches waiting make their own ports.
+        for (const w of slot.waiters.splice(0)) w(undefined);
+        return;
       }
-      if (ok.length < made.length) return;
+      slot.opening += made.length;
+      for (const p of made) void this.whenOpen(networkId, slot, p);
     }
+  }
+
+  /** Outside the network's lock: ovs-vswitchd may take a while with many ports, and a delete must not wait for it. */
+  private async whenOpen(networkId: string, slot: Slot, p: PooledPort): Promise<void> {
+    const opened = await Promise.race([
+      waitPortsOpen(this.d.db, [p.host], OPEN_TIMEOUT_MS).then(() => true, () => false),
+      slot.gone.then(() => undefined),
+    ]);
+    slot.opening--;
+    if (opened === undefined || this.stopped || this.slots.get(networkId) !== slot) return; // the network went (and its ports with it)
+    if (opened) {
+      this.deliver(slot, p);
+      return;
+    }
+    this.d.log.warn({ network: networkId.slice(0, 12), port: p.host }, 'ovs-vswitchd did not open a pooled port: removed');
+    this.discard(p);
+    // A waiter counted on it: it makes its own port (another batch would likely fare no better).
+    slot.waiters.shift()?.(undefined);
   }
 
   /** Veth pairs made and added to the network's bridge in one transaction; those that failed are undone. */

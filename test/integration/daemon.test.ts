@@ -20,8 +20,10 @@ const namespaces: string[] = [];
 
 before(async () => {
   await ensureSystemOvs();
-  // No grace for endpoints in no container: the later look runs right after start-up.
-  p = await startPlugin({ args: ['--join-grace-ms', '0'] });
+  // No grace for endpoints in no container: the later look runs right after start-up. Without the
+  // warm port pool: these tests are about the port an attach makes itself (its veth named after
+  // the endpoint, its rollback); port-pool.test.ts tests the pool.
+  p = await startPlugin({ args: ['--join-grace-ms', '0', '--pool-max', '0'] });
 });
 after(async () => {
   await p?.stop();

@@ -105,6 +105,12 @@ test('50 concurrent attaches: every endpoint its own port, pooled or made; none 
   assert.equal(new Set(ports).size, 50, 'fifty distinct ports');
   const fromPool = ports.filter((x) => free.has(x));
   assert.ok(fromPool.length >= 4, `the free pooled ports were used (${fromPool.length})`);
+  // The others waited for the pool's next batches instead of adding a port each.
+  const ownNamed = ports.filter((x, i) => x === `ocnh${eps[i].slice(0, 11)}`);
+  assert.deepEqual(ownNamed, [], 'every endpoint got a pooled port (free, or from a batch made for the burst)');
+  const batches = p.logRecords().filter((r) => r.msg === 'pooled ports added' && r.network === id.slice(0, 12)).map((r) => (r.ports as string[]).length);
+  console.log(`# pooled ports added for the network in batches of ${batches.join(', ')}`);
+  assert.ok(batches.length < 20, `a few batches for 55 ports, not one port each (${batches.length})`);
   const rows = await vsctl('--bare', '--columns=name', 'find', 'Interface', `external_ids:ocn-owner=${p.name}`, 'external_ids:ocn-owner-type=endpoint', `external_ids:ocn-network=${id}`);
   assert.equal(rows.split(/\s+/).filter(Boolean).length, 51, 'one endpoint row per endpoint');
   for (const x of ports) assert.ok(await linkExists(x));
