@@ -106,6 +106,8 @@ function pairNames(): PooledPort {
 
 export class PortPool {
   private readonly slots = new Map<string, Slot>();
+  /** Veth deletions after the answer (the kernel takes ≈ 20 ms each): a stop waits for them. */
+  private readonly deleting = new Set<Promise<unknown>>();
   private readonly trimTimer: NodeJS.Timeout;
   private stopped = false;
 
@@ -204,9 +206,9 @@ export class PortPool {
   /** A taken port the endpoint could not use after all (its transaction failed): removed. */
   discard(p: PooledPort): void {
     const ops = this.ownedPoolRows((r) => r.name === p.host).flatMap((r) => deletePortOps(this.d.db, r.name));
-    void (ops.length ? this.d.db.transact(ops) : Promise.resolve([]))
+    this.track((ops.length ? this.d.db.transact(ops) : Promise.resolve([]))
       .then(() => this.d.links.deleteLink(p.host))
-      .catch((err) => this.d.log.warn({ port: p.host, err: String(err) }, 'pooled port not removed'));
+      .catch((err) => this.d.log.warn({ port: p.host, err: String(err) }, 'pooled port not removed')));
   }
 
   /**
@@ -219,7 +221,7 @@ export class PortPool {
       ops: rows.flatMap((r) => deletePortOps(this.d.db, r.name)),
       done: () => {
         this.dropSlot(networkId);
-        for (const r of rows) void this.d.links.deleteLink(r.name).catch(() => undefined);
+        for (const r of rows) this.track(this.d.links.deleteLink(r.name).catch(() => undefined));
       },
     };
   }
@@ -259,8 +261,14 @@ export class PortPool {
     }
   }
 
-  /** Waits for fills in flight (tests, shutdown). */
+  private track(p: Promise<unknown>): void {
+    this.deleting.add(p);
+    void p.finally(() => this.deleting.delete(p));
+  }
+
+  /** Waits for fills and veth deletions in flight (tests, shutdown: a veth left undeleted would outlive its row). */
   async settle(): Promise<void> {
+    await Promise.all([...this.deleting]);
     for (const s of this.slots.values()) {
       if (s.timer) {
         clearTimeout(s.timer);
@@ -268,6 +276,7 @@ export class PortPool {
       }
       await s.filling;
     }
+    await Promise.all([...this.deleting]);
   }
 
   /** Starts filling a network's pool now (tests and benchmarks; attaches do it themselves). */

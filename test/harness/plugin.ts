@@ -93,7 +93,37 @@ const onSystemOvs = new Set<string>();
 atExit(() => {
   for (const c of running) if (c.pid && isAlive(c.pid)) c.kill('SIGKILL');
   forgetRecords(onSystemOvs);
+  forgetVeths(onSystemOvs);
 });
+
+/**
+ * Removes the host-namespace veths these drivers made (their alias names the driver): a daemon
+ * killed before it deleted its veths (a warm pool's, an endpoint's) leaves them to nobody, since
+ * only a daemon of the same name would sweep them at its next start.
+ */
+function forgetVeths(names: Set<string>): void {
+  if (!names.size) return;
+  const aliases = new Set([...names].map((n) => `ocn:${n}`));
+  try {
+    for (const dev of fs.readdirSync('/sys/class/net')) {
+      if (!/^ocn[hcg]/.test(dev)) continue;
+      let alias = '';
+      try {
+        alias = fs.readFileSync(`/sys/class/net/${dev}/ifalias`, 'utf8').trim();
+      } catch {
+        continue;
+      }
+      if (!aliases.has(alias)) continue;
+      try {
+        execFileSync('ip', ['link', 'del', dev], { stdio: 'ignore' });
+      } catch {
+        // Deleted with its peer meanwhile.
+      }
+    }
+  } catch {
+    // Gone meanwhile, or no permission: nothing more to do.
+  }
+}
 
 /**
  * Removes the kv records (`ocn.<name>.*` in the root row's external_ids) of these drivers from the
