@@ -122,6 +122,7 @@ export async function reconcile(driver: OvsNetworkDriver, backends: Backends, db
     const shared = backends.find(net)?.sharedAddresses(net);
     if (shared) ipam.attachShared(net.id, shared);
   }
+  // Before the orphan sweep below, which then removes the veths of the pooled ports it dropped.
   if (opts.pool) report.poolRemoved = (await opts.pool.adopt(byName)).length;
   await backends.healHosts(() => driver.known(), (b, err) => log.warn({ backend: b.kind, err: String(err) }, 'leftovers not collected'));
 

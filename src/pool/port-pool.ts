@@ -25,7 +25,7 @@ import { findBridge } from '../ovs/bridge';
 import { addPortOps, deletePortOps, findInterface, interfacesOwnedBy } from '../ovs/port';
 import { waitPortsOpen } from '../ovs/port-ready';
 import { byUuid, map } from '../ovs/wire';
-import { EP, externalIds, localOwner, OWNER_TYPE } from '../model/owner-ids';
+import { EP, externalIds, localOwner, ownedBy, OWNER_TYPE } from '../model/owner-ids';
 import { CONTAINER_VETH_PREFIX, HOST_VETH_PREFIX } from '../netlink/names';
 import type { LinkInfo, LinkOps } from '../driver/links';
 import type { NetworkRecord } from '../driver/model';
@@ -99,7 +99,7 @@ interface Slot {
 }
 
 /** The ids a free pooled port carries (Interface; its Port carries none of ours but the owner). */
-export function poolIds(driver: string, networkId: string, peer: string): Record<string, string> {
+function poolIds(driver: string, networkId: string, peer: string): Record<string, string> {
   return localOwner(driver, 'pool', { [EP.network]: networkId, [EP.peer]: peer });
 }
 
@@ -123,11 +123,6 @@ export class PortPool {
 
   get enabled(): boolean {
     return this.d.settings.max > 0;
-  }
-
-  /** Free ports per network (for tests, the control API and the benchmarks). */
-  sizes(): Record<string, number> {
-    return Object.fromEntries([...this.slots].map(([id, s]) => [id, s.free.length]));
   }
 
   /**
@@ -210,7 +205,9 @@ export class PortPool {
 
   /** A taken port the endpoint could not use after all (its transaction failed): removed. */
   discard(p: PooledPort): void {
-    const ops = this.ownedPoolRows((r) => r.name === p.host).flatMap((r) => deletePortOps(this.d.db, r.name));
+    // Its row only while it is still a pooled one (an endpoint may own it after a lost reply).
+    const row = findInterface(this.d.db, p.host);
+    const ops = row && ownedBy(row, this.d.name, 'pool') ? deletePortOps(this.d.db, p.host) : [];
     this.track((ops.length ? this.d.db.transact(ops) : Promise.resolve([]))
       .then(() => this.d.links.deleteLink(p.host))
       .catch((err) => this.d.log.warn({ port: p.host, err: String(err) }, 'pooled port not removed')));
@@ -233,7 +230,8 @@ export class PortPool {
 
   /**
    * Start-up: free ports whose network and veth (both ends in the host namespace) still exist are
-   * adopted; the others are removed. Returns the names removed.
+   * adopted; the others' rows are removed (their veths, ours and now unreferenced, go with start-up's
+   * sweep of orphan veths). Returns the names removed.
    */
   async adopt(links: ReadonlyMap<string, LinkInfo>): Promise<string[]> {
     const gone: string[] = [];
@@ -250,7 +248,6 @@ export class PortPool {
     }
     if (gone.length) {
       await this.d.db.transact(gone.flatMap((n) => deletePortOps(this.d.db, n)));
-      for (const n of gone) if (links.has(n)) await this.d.links.deleteLink(n).catch(() => undefined);
       this.d.log.info({ ports: gone.length }, 'pooled ports of networks that are gone (or whose veth is) removed');
     }
     return gone;
@@ -284,8 +281,8 @@ export class PortPool {
     await Promise.all([...this.deleting]);
   }
 
-  /** Starts filling a network's pool now (tests and benchmarks; attaches do it themselves). */
-  warm(networkId: string): Promise<void> {
+  /** Starts filling a network's pool unless a fill runs already. */
+  private startFill(networkId: string): Promise<void> {
     const slot = this.slot(networkId);
     slot.filling ??= this.fill(networkId, slot).finally(() => (slot.filling = undefined));
     return slot.filling;
@@ -337,7 +334,7 @@ export class PortPool {
     }
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
-      void this.warm(networkId);
+      void this.startFill(networkId);
     }, delayMs);
   }
 

@@ -147,8 +147,7 @@ export async function fleetContainers(fleet: Fleet, kinds: NetKind[] = ALL_KINDS
   if (!ids.length) return [];
   const r = await fleet.d.docker(['inspect', '-f', '{{.Name}}|{{json .NetworkSettings.Networks}}', ...ids]);
   // Endpoint ports by endpoint id (a warm pooled port's name is not derived from the id).
-  const ports = JSON.parse(await fleet.h.vsctl('--format=json', '--columns=name,external_ids', 'find', 'Interface', 'external_ids:ocn-owner-type=endpoint')) as { data: [string, [string, [string, string][]]][] };
-  const portOf = new Map(ports.data.map(([n, ids]) => [Object.fromEntries(ids[1])['ocn-endpoint'], n]));
+  const portOf = new Map((await endpointInterfaces(fleet.scope)).map((r) => [r.endpoint, r.name]));
   const out: FleetContainer[] = [];
   for (const line of r.stdout.split('\n').filter(Boolean)) {
     const sep = line.indexOf('|');
