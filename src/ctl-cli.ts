@@ -7,7 +7,13 @@ import { InputError } from './util/errors';
 
 const USAGE = `Usage: ovs-container-network ctl [--name NAME] [--plugin-dir DIR] METHOD [JSON-PARAMS]
 Methods: networks.list, endpoints.list, pools.list, peers.get, tunnels.status,
-  peers.set '["10.0.0.2","10.0.0.3"]' (or '{"peers": []}' to remove every peer)`;
+  peers.set '["10.0.0.2","10.0.0.3"]' (or '{"peers": []}' to remove every peer),
+  sg.list ['{"tenant": T}'], sg.get '{"name": N, "tenant": T}', sg.delete '{"name": N, "tenant": T}',
+  sg.create / sg.update '{"name": "web", "tenant": "t1", "description": "...",
+    "ingress": [{"protocol": "tcp", "ports": "80", "remote": "10.0.0.0/8"}, {"protocol": "icmp", "remote": {"group": "web"}}],
+    "egress": [{"protocol": "all", "remote": "0.0.0.0/0"}]}',
+  sg.attach / sg.detach '{"endpoint": ID-OR-PREFIX, "groups": ["web"]}',
+  nat.list, nat.add '{"router": R, "external_ip": IP, "logical_ip": IP}', nat.remove '{"router": R, "external_ip": IP}'`;
 
 function post(socketPath: string, body: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -38,6 +38,7 @@ import { fullGc, IdleCollector } from './util/idle-gc';
 import { ConnectionState, namingDb } from './heal/connection-state';
 import { StartupLoop, within } from './heal/startup';
 import { OvsHealer } from './heal/ovs-healer';
+import { composeSecurityGroups } from './secgroups/compose';
 
 /** Tables and columns the daemon replicates from the Open_vSwitch database. */
 export { VSWITCH_MONITOR };
@@ -111,7 +112,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     : undefined;
   const hostId = (): string => root.snapshot['system-id'] || config.systemId || os.hostname();
   const nb = nbClient && new ConnectionState(nbClient);
-  const ovn = nbClient ? new OvnNetworks({ nb: namingDb(dbFromClient(nbClient), nb!, `OVN NB at ${config.ovnNb}`), host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
+  const nbDb = nbClient && namingDb(dbFromClient(nbClient), nb!, `OVN NB at ${config.ovnNb}`);
+  const ovn = nbDb ? new OvnNetworks({ nb: nbDb, host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
+  const sg = composeSecurityGroups({ name: config.name, db, kv, registry, log: log.child({ component: 'security-groups' }), ovsdbRemote: config.ovsdb, nb: nbDb, ovn });
   const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => registry.networks.values(), log.child({ component: 'overlay' }), { geneve: config.overlayGenevePort, vxlan: config.overlayVxlanPort });
   const configuredPeers = (): string[] | undefined => {
     if (config.peersFile) return parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
@@ -120,12 +123,13 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const backends = composeBackends({
     name: config.name, db, links, firewall, log, isOurSpace: (s) => ipam.isOurSpace(s),
     overlay, underlayMtu: config.underlayMtu, ovn, nbOnline: () => !!nb?.online, ovnPortTimeoutMs: config.ovnPortTimeoutMs,
+    sgFlows: sg.enforcer,
   });
   const pool = new PortPool({
     name: config.name, db, links, log: log.child({ component: 'pool' }), settings: { min: config.poolMin, max: config.poolMax },
     alias: vethAlias(config.name), networks: registry.networks, locks: registry.locks, accessVlan: (net) => backends.of(net).portAccess(net),
   });
-  const driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, registry, backends, pool, hostSettings: () => root.refresh() });
+  const driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, registry, backends, pool, hostSettings: () => root.refresh(), securityGroups: sg.service });
 
   const localDb = new ConnectionState(client);
   let firewallApplied = false;
@@ -144,6 +148,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       await root.refresh();
     }
     ipam.load();
+    sg.load();
     driver.load();
     overlay.load(configuredPeers());
     // Without NB, NB leftovers wait for the healing pass that follows its reconnect. A tunnel OVS
@@ -152,6 +157,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     firewallApplied = false;
     await firewall.apply();
     firewallApplied = true;
+    // Filtered endpoints' flows as this daemon renders them (ovs-vswitchd kept the old ones meanwhile).
+    await sg.enforcer.sync();
     log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ovnNb: nb ? (nb.online ? 'reconciled' : 'not reachable') : 'none', ms: Date.now() - started }, 'state loaded and reconciled');
   }, log);
   const ready = startup.done;
@@ -161,6 +168,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     networkIds: () => driver.networks.keys(),
     healHost: async () => {
       await backends.healHosts(() => driver.known(), (b, err) => log.warn({ backend: b.kind, err: String(err) }, 'heal: host state not re-applied'));
+      await sg.enforcer.heal().catch((err) => log.warn({ err: String(err) }, 'heal: security group flows not re-applied'));
       await collector.passIfDue();
     },
     healNetwork: (id) => driver.healNetwork(id),
@@ -176,7 +184,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const readyWithin = (): Promise<void> => within(ready, config.stateTimeoutMs, missing);
 
   const socketPath = path.join(config.pluginDir, `${config.name}.sock`);
-  const control = createControlServer({ driver, ipam, overlay, ovn });
+  const control = createControlServer({ driver, ipam, overlay, ovn, securityGroups: sg.service });
   const gc = fullGc();
   const collect = gc && (() => {
     const before = process.memoryUsage();

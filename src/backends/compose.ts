@@ -6,7 +6,7 @@ import type { Logger } from '../util/log';
 import type { LinkOps } from '../driver/links';
 import type { OverlayManager } from '../overlay/overlay';
 import { Backends } from './backend';
-import { BridgeBackend } from './bridge/backend';
+import { BridgeBackend, type BridgeDeps } from './bridge/backend';
 import { NetworkInfra } from './bridge/infra';
 import { OverlayBackend } from './overlay/backend';
 import { OvnBackend } from './ovn/backend';
@@ -30,11 +30,13 @@ export interface BackendParts {
   portReadyTimeoutMs?: number;
   /** How long Join waits for ovn-controller to install an OVN port. */
   ovnPortTimeoutMs?: number;
+  /** Security groups' conntrack flows on plain bridges. */
+  sgFlows?: BridgeDeps['sg'];
 }
 
 export function composeBackends(p: BackendParts): Backends {
   const infra = new NetworkInfra(p.db, p.links, p.name);
-  const bridge = { db: p.db, infra, firewall: p.firewall, log: p.log, portReadyTimeoutMs: p.portReadyTimeoutMs };
+  const bridge = { db: p.db, infra, firewall: p.firewall, log: p.log, portReadyTimeoutMs: p.portReadyTimeoutMs, sg: p.sgFlows };
   return new Backends({
     bridge: new BridgeBackend(bridge),
     overlay: p.overlay && new OverlayBackend({ ...bridge, overlay: p.overlay, underlayMtu: p.underlayMtu }),

@@ -39,6 +39,8 @@ export interface Endpoint {
   /** Whether the MAC came from the plugin (then CreateEndpoint must return it). */
   macGenerated: boolean;
   ports: PublishedPort[];
+  /** Security groups (names within the network's tenant); none: unfiltered. */
+  securityGroups?: string[];
 }
 
 export const DEFAULT_MTU = 1500;
@@ -62,6 +64,7 @@ export function endpointToIds(ep: Endpoint, net: NetworkRecord): Record<string, 
   if (ep.sandbox) ids[EP.sandbox] = ep.sandbox;
   if (net.options.tenantId) ids[EP.tenant] = net.options.tenantId;
   if (ep.ports.length) ids[EP.ports] = JSON.stringify(ep.ports);
+  if (ep.securityGroups?.length) ids[EP.securityGroups] = ep.securityGroups.join(',');
   return ids;
 }
 
@@ -84,6 +87,7 @@ export function endpointFromIds(hostIf: string, ids: Record<string, string>): En
     sandbox: ids[EP.sandbox] || undefined,
     macGenerated: ids[EP.macGenerated] === 'true',
     ports,
+    securityGroups: ids[EP.securityGroups] ? ids[EP.securityGroups].split(',').filter(Boolean) : undefined,
   };
 }
 

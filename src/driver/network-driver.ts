@@ -26,6 +26,7 @@ import { parseCidr } from '../ipam/cidr';
 import type { Backends, KnownState } from '../backends/backend';
 import type { Registry } from './registry';
 import type { PooledPort, PortPool } from '../pool/port-pool';
+import type { SecurityGroups } from '../secgroups/service';
 
 export interface DriverDeps {
   name: string;
@@ -44,6 +45,8 @@ export interface DriverDeps {
   pool?: PortPool;
   /** The host's OVS settings (the root row's external_ids: ovn-bridge, ovn-encap-type...), read now. */
   hostSettings?: () => Promise<Readonly<Record<string, string>>>;
+  /** Which security groups a network's or endpoint's option names (checked to exist). */
+  securityGroups?: Pick<SecurityGroups, 'forEndpoint' | 'checkNetwork'>;
 }
 
 const GENERIC = 'com.docker.network.generic';
@@ -128,6 +131,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const ipv6 = options['com.docker.network.enable_ipv6'] === true;
       const opts = parseNetworkOptions(generic as Record<string, unknown> | undefined, ipv6);
       const bridgeGiven = (generic as Record<string, unknown> | undefined)?.bridge !== undefined;
+      await this.d.securityGroups?.checkNetwork({ options: opts });
       const ipv4 = req.IPv4Data ?? [];
       const ipv6Data = req.IPv6Data ?? [];
       for (const d of [...ipv4, ...ipv6Data]) {
@@ -284,7 +288,8 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const macGenerated = !iface.MacAddress;
       const mac = macGenerated ? macFor(ipv4, ipv6, req.EndpointID) : normaliseMac(iface.MacAddress);
       const names = vethNames(req.EndpointID);
-      const ep: Endpoint = { id: req.EndpointID, networkId: net.id, hostIf: names.host, peerIf: names.container, mac, ipv4, ipv6, macGenerated, ports: [] };
+      const securityGroups = await this.d.securityGroups?.forEndpoint(net, req.Options?.security_groups);
+      const ep: Endpoint = { id: req.EndpointID, networkId: net.id, hostIf: names.host, peerIf: names.container, mac, ipv4, ipv6, macGenerated, ports: [], securityGroups };
       const bridge = findBridge(this.d.db, net.options.bridge);
       if (!bridge) throw new InputError(`CreateEndpoint: bridge ${net.options.bridge} of network ${short(net.id)} no longer exists; remove and recreate the network`);
       const pooled = await this.d.pool?.takeOrWait(net);

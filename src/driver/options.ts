@@ -2,6 +2,7 @@
 // every bad value rejected with the option's name and what it accepts.
 import { isIPv4 } from 'node:net';
 import { InputError } from '../util/errors';
+import { NAME_RE } from '../secgroups/model';
 
 export const MTU_KEY = 'com.docker.network.driver.mtu';
 export type Datapath = 'system' | 'netdev';
@@ -36,6 +37,8 @@ export interface NetworkOptions {
   externalIds: Record<string, string>;
   gateway: GatewayMode;
   uplink?: string;
+  /** Security groups every endpoint of the network is in (names within tenantId). */
+  securityGroups?: string[];
 }
 
 interface OptionDoc {
@@ -64,6 +67,7 @@ export const OPTION_DOCS: OptionDoc[] = [
   { key: 'ovn.external_ip', accepts: 'IPv4 CIDR', help: "the router's address on the external network (SNAT source, published ports' address)" },
   { key: 'ovn.external_gateway', accepts: 'IPv4 address', help: 'next hop on the external network (the default route of the router)' },
   { key: 'ovn.physnet', accepts: 'name', help: 'localnet network name mapped to a bridge by ovn-bridge-mappings on the gateway chassis (default physnet)' },
+  { key: 'security_groups', accepts: 'group names, comma-separated', help: "security groups (of the network's tenant) every endpoint is in: only what their rules allow reaches or leaves it (stateful); an endpoint's --driver-opt security_groups replaces them; none: unfiltered" },
   { key: 'dhcp', accepts: 'true | false', help: 'OVN native DHCP on the switch (router, DNS, lease time, domain, MTU)' },
   { key: 'ipam', accepts: 'ovn', help: 'same as dhcp=true: addresses are also served by OVN DHCP' },
   { key: 'dhcp.dns', accepts: 'IPs, comma-separated', help: 'DNS servers handed out by OVN DHCP' },
@@ -87,6 +91,14 @@ function ifname(key: string, v: string): string {
     throw new InputError(`option ${key}: "${v}" is not a valid interface name (1-15 characters from A-Z a-z 0-9 _ . -)`);
   }
   return v;
+}
+
+/** `security_groups=web,db`: group names (their existence is checked where the store is). */
+export function groupNames(key: string, v: string): string[] {
+  const names = [...new Set(v.split(/[,:]/).map((s) => s.trim()).filter(Boolean))];
+  if (!names.length) throw new InputError(`option ${key}: "${v}" names no group; accepted: group names separated by commas or colons (like web,db or web:db)`);
+  for (const n of names) if (!NAME_RE.test(n)) throw new InputError(`option ${key}: "${n}" is not a valid group name; accepted: 1-63 characters from A-Z a-z 0-9 _ . -, starting with a letter or digit`);
+  return names;
 }
 
 function intIn(key: string, v: string, lo: number, hi: number, what: string): number {
@@ -168,6 +180,7 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
         ovn.domain = v;
         break;
       case 'uplink': o.uplink = ifname(key, v); break;
+      case 'security_groups': o.securityGroups = groupNames(key, v); break;
       default:
         throw new InputError(`unknown option "${key}"; known options: ${known.join(', ')}`);
     }

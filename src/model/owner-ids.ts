@@ -8,9 +8,9 @@ export const OWNER = 'ocn-owner';
 export const OWNER_TYPE = 'ocn-owner-type';
 
 /** Rows in the local Open_vSwitch database, owned by one daemon (its driver name). */
-export type LocalOwnerType = 'endpoint' | 'gateway' | 'bridge' | 'uplink' | 'pool';
+export type LocalOwnerType = 'endpoint' | 'gateway' | 'bridge' | 'uplink' | 'pool' | 'mirror';
 /** Rows in OVN Northbound, shared by every host's daemon: owned by the product. */
-export type NbOwnerType = 'switch' | 'port' | 'router' | 'router-port' | 'dhcp' | 'nat';
+export type NbOwnerType = 'switch' | 'port' | 'router' | 'router-port' | 'dhcp' | 'nat' | 'security-group' | 'acl';
 
 /** The owner of NB rows: the product name, not a per-host driver name. */
 export const PRODUCT = 'ovs-container-network';
@@ -47,6 +47,8 @@ export const EP = {
   tenant: 'ocn-tenant',
   ports: 'ocn-ports',
   macGenerated: 'ocn-mac-generated',
+  /** Security group names (of the network's tenant), comma-separated. */
+  securityGroups: 'ocn-sgs',
 } as const;
 
 /** Logical_Switch: one key per network (on any host) using the switch, `ocn-ref-<host>-<network>`. */

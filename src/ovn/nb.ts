@@ -14,6 +14,8 @@ export const NB_MONITOR = {
   Load_Balancer: { columns: ['name', 'vips', 'protocol', 'external_ids'] },
   DHCP_Options: { columns: ['cidr', 'options', 'external_ids'] },
   NAT: { columns: ['type', 'external_ip', 'logical_ip', 'logical_port', 'external_ids'] },
+  Port_Group: { columns: ['name', 'ports', 'acls', 'external_ids'] },
+  ACL: { columns: ['direction', 'priority', 'match', 'action', 'external_ids', 'name'] },
 } as const satisfies { [T in keyof OVNNorthboundTables]?: { columns: readonly (keyof OVNNorthboundTables[T])[] } };
 
 export type NbTable = keyof typeof NB_MONITOR;

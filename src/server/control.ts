@@ -6,6 +6,8 @@ import type { OvsNetworkDriver } from '../driver/network-driver';
 import type { Ipam } from '../ipam/ipam';
 import type { OverlayManager } from '../overlay/overlay';
 import type { OvnNetworks } from '../backends/ovn/ovn-network';
+import type { SecurityGroups } from '../secgroups/service';
+import { SgError } from '../secgroups/model';
 
 export const CONTROL_PATH = '/ocn/v1/rpc';
 
@@ -14,6 +16,7 @@ export interface ControlDeps {
   ipam: Ipam;
   overlay?: OverlayManager;
   ovn?: OvnNetworks;
+  securityGroups?: SecurityGroups;
 }
 
 function str(params: unknown, key: string): string {
@@ -43,8 +46,34 @@ export function peersParam(params: unknown): string[] {
   return [...new Set(list as string[])];
 }
 
+/** JSON-RPC application error: the request was valid but cannot be done (not found, in use). */
+const APP_ERROR = -32000;
+
+/** A group error as JSON-RPC error: the spec's code and the field as error data. */
+function sgMethod<T>(fn: (params: unknown) => T | Promise<T>): (params: unknown) => Promise<T> {
+  return async (params) => {
+    try {
+      return await fn(params);
+    } catch (err) {
+      if (!(err instanceof SgError)) throw err;
+      const invalid = err.code === 'INVALID_ARGUMENT' || err.code === 'INVALID_CIDR';
+      throw new JSONRPCErrorException(err.message, invalid ? JSONRPCErrorCode.InvalidParams : APP_ERROR, { code: err.code, ...(err.field ? { field: err.field } : {}) });
+    }
+  };
+}
+
 export function createControlServer(d: ControlDeps): JSONRPCServer {
   const rpc = new JSONRPCServer();
+  const sg = d.securityGroups;
+  if (sg) {
+    rpc.addMethod('sg.create', sgMethod((p) => sg.create(p)));
+    rpc.addMethod('sg.update', sgMethod((p) => sg.update(p)));
+    rpc.addMethod('sg.delete', sgMethod((p) => sg.delete(p)));
+    rpc.addMethod('sg.get', sgMethod((p) => sg.get(p)));
+    rpc.addMethod('sg.list', sgMethod((p) => sg.list(p)));
+    rpc.addMethod('sg.attach', sgMethod((p) => sg.change(p, 'attach')));
+    rpc.addMethod('sg.detach', sgMethod((p) => sg.change(p, 'detach')));
+  }
   rpc.addMethod('networks.list', () => [...d.driver.networks.values()].map((n) => ({
     id: n.id, bridge: n.options.bridge, vlan: n.options.vlan, mtu: n.mtu, datapath: n.datapath, internal: n.internal,
     gateway: n.options.gateway, gatewayPort: n.gatewayPort, ovn: n.ovn, overlay: n.overlay,

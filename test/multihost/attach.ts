@@ -61,10 +61,11 @@ export async function createNetworkDefaultIpam(p: Plugin, subnet: string, gatewa
   return { id, poolId: '', gateway };
 }
 
-export async function attach(host: LabHost, p: Plugin, net: OvnNet, nsName: string, opts: { route?: boolean; address?: string } = {}): Promise<Ctr> {
+/** `endpointOptions`: what `docker network connect --driver-opt k=v` puts in CreateEndpoint's Options. */
+export async function attach(host: LabHost, p: Plugin, net: OvnNet, nsName: string, opts: { route?: boolean; address?: string; endpointOptions?: Record<string, string> } = {}): Promise<Ctr> {
   const addr = opts.address ? { Address: opts.address } : await ok<{ Address: string }>(p, 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null });
   const endpointId = hexId();
-  await ok(p, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: endpointId, Interface: { Address: addr.Address, AddressIPv6: '', MacAddress: '' }, Options: {} });
+  await ok(p, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: endpointId, Interface: { Address: addr.Address, AddressIPv6: '', MacAddress: '' }, Options: opts.endpointOptions ?? {} });
   const t0 = Date.now();
   const join = await ok<{ InterfaceName: { SrcName: string }; Gateway?: string }>(p, 'NetworkDriver.Join', { NetworkID: net.id, EndpointID: endpointId, SandboxKey: `/var/run/docker/netns/${nsName}`, Options: {} });
   const joinMs = Date.now() - t0;

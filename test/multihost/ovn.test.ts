@@ -238,6 +238,46 @@ test("kill -9 of one host's plugin: it reconciles without touching other hosts' 
   assert.ok(await ping(c.ns, ctrs[2].ip));
 });
 
+test('security groups across hosts: one definition in NB for every host, ACLs per rule, a remote group following its members', async () => {
+  type Answer = { result?: unknown; error?: { message: string; data?: { code?: string } } };
+  const call = async (p: Plugin, method: string, params: unknown): Promise<Answer> => (await p.call<Answer>('ocn/v1/rpc', { jsonrpc: '2.0', id: 1, method, params })).body;
+  const must = async (p: Plugin, method: string, params: unknown) => { const a = await call(p, method, params); assert.ok(!a.error, `${method}: ${JSON.stringify(a.error)}`); return a.result; };
+  await must(plugins[0], 'sg.create', { name: 'client', tenant: 'tsg', egress: [{ protocol: 'all', remote: '0.0.0.0/0' }] });
+  await must(plugins[0], 'sg.create', { name: 'web', tenant: 'tsg', ingress: [{ protocol: 'tcp', ports: '8080', remote: '0.0.0.0/0' }, { protocol: 'icmp', remote: { group: 'client' } }], egress: [{ protocol: 'all', remote: '0.0.0.0/0' }] });
+  // Created through host 1, seen by host 3: the definition lives in NB.
+  const seen = (await must(plugins[2], 'sg.list', { tenant: 'tsg' })) as { name: string }[];
+  assert.deepEqual(seen.map((g) => g.name), ['client', 'default', 'web']);
+  const opts = { 'ovn.switch': 'sgsw', tenant_id: 'tsg', security_groups: 'web' };
+  const nets = [];
+  for (const p of plugins) nets.push(await createNetwork(p, '10.57.0.0/24', opts));
+  const srv = await attach(lab.hosts[0], plugins[0], nets[0], ns('sgsrv'));
+  const cli = await attach(lab.hosts[1], plugins[1], nets[1], ns('sgcli'), { endpointOptions: { security_groups: 'client' } });
+  const other = await attach(lab.hosts[2], plugins[2], nets[2], ns('sgoth'));
+  assert.equal((await tcpHello(cli, srv, 8080, 'web')).trim(), 'web', 'allowed port, across hosts');
+  assert.equal(await tcpHello(cli, srv, 9090, 'no'), '', 'a port no rule allows');
+  assert.ok(await ping(cli.ns, srv.ip), 'ICMP from a client member');
+  assert.ok(!(await ping(other.ns, srv.ip, 1)), 'no ICMP from a non-member');
+  assert.ok(!(await ping(srv.ns, cli.ip, 1)), 'client accepts nothing new; its own connections got their replies');
+  // A running endpoint joins client on its host: the web group's ICMP rule lets it in.
+  const t0 = Date.now();
+  await must(plugins[2], 'sg.attach', { endpoint: other.endpointId, groups: ['client'] });
+  let pinged = false;
+  while (!pinged && Date.now() - t0 < 10_000) pinged = await ping(other.ns, srv.ip, 1);
+  console.log(`# OVN: sg.attach on a running endpoint to traffic allowed: ${Date.now() - t0} ms`);
+  assert.ok(pinged, 'member of client now');
+  await must(plugins[2], 'sg.detach', { endpoint: other.endpointId, groups: ['client'] });
+  const t1 = Date.now();
+  let dropped = false;
+  while (!dropped && Date.now() - t1 < 10_000) dropped = !(await ping(other.ns, srv.ip, 1));
+  assert.ok(dropped, 'not a member any more');
+  const inUse = await call(plugins[1], 'sg.delete', { name: 'web', tenant: 'tsg' });
+  assert.equal(inUse.error?.data?.code, 'SECURITY_GROUP_IN_USE', JSON.stringify(inUse));
+  for (const c of [srv, cli, other]) await detach(c);
+  for (let i = 0; i < plugins.length; i++) await ok(plugins[i], 'NetworkDriver.DeleteNetwork', { NetworkID: nets[i].id });
+  for (const name of ['web', 'client', 'default']) await must(plugins[0], 'sg.delete', { name, tenant: 'tsg' });
+  assert.equal(await lab.nbctl('--bare', '--columns=name', 'find', 'Port_Group', 'external_ids:ocn-owner=ovs-container-network', 'external_ids:ocn-owner-type=security-group'), '', 'port groups of the deleted groups gone');
+});
+
 test('teardown: endpoints and networks removed on every host leave no OVN rows behind', async () => {
   for (const c of ctrs.splice(0)) await detach(c);
   const nets = [...new Set((await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch')).split('\n').filter(Boolean))];

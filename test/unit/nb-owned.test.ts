@@ -1,36 +1,14 @@
 // NB rows found through the owner index: what the plugin removes or reuses is only ever its own,
 // never a user's row that merely looks like one (same name prefix, same keys, no owner ids).
 import { test } from 'node:test';
+import { ids, nbWith } from '../harness/nb-cache';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import type { DatabaseSchema } from '../../src/ovsdb/schema';
-import { TableCache, type TableUpdates2 } from '../../src/ovsdb/cache';
 import * as ops from '../../src/ovsdb/ops';
-import type { Db } from '../../src/ovs/db';
-import { NameIndexes, OwnerIndexes } from '../../src/model/row-index';
 import { KEY, nbOwner } from '../../src/model/owner-ids';
-import { NB_MONITOR } from '../../src/ovn/nb';
 import { disconnectSwitchOps } from '../../src/ovn/logical-router';
 import { findDhcp } from '../../src/ovn/dhcp-options';
 import { ownedLbs } from '../../src/ovn/gateway';
 
-/** A Db over a cache holding `rows`, with the daemon's indexes (src/daemon.ts dbFromClient). */
-function nbWith(rows: TableUpdates2): Db {
-  const schema = JSON.parse(fs.readFileSync('/usr/share/ovn/ovn-nb.ovsschema', 'utf8')) as DatabaseSchema;
-  const cache = new TableCache(schema, Object.fromEntries(Object.entries(NB_MONITOR).map(([t, m]) => [t, m.columns])));
-  cache.applyUpdate2(rows);
-  const names = new NameIndexes(cache);
-  const owners = new OwnerIndexes(cache);
-  return {
-    transact: async () => [],
-    rows: (t) => cache.table(t).values(),
-    waitFor: async () => undefined as never,
-    byName: (t, n) => names.find(t, n),
-    byOwner: (t, o, ty) => owners.find(t, o, ty),
-  };
-}
-
-const ids = (m: Record<string, string>) => ops.map(m);
 
 test("a router's last switch takes the router, its external switch and load balancers, never a user's look-alikes", () => {
   const nb = nbWith({

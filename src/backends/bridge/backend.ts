@@ -19,6 +19,8 @@ export interface BridgeDeps {
   log: Logger;
   /** How long Join waits for ovs-vswitchd to report the port working. */
   portReadyTimeoutMs?: number;
+  /** Security groups' conntrack flows, rendered again as endpoints come and go. */
+  sg?: { joined(net: NetworkRecord, ep: Endpoint): Promise<void>; left(net: NetworkRecord): Promise<void> };
 }
 
 export class BridgeBackend implements NetworkBackend {
@@ -52,8 +54,9 @@ export class BridgeBackend implements NetworkBackend {
     return this.d.infra.planDelete(rec, others);
   }
 
-  async afterTeardown(_rec: NetworkRecord, _endpoints: Endpoint[]): Promise<void> {
-    // Nothing outside this host's OVSDB.
+  async afterTeardown(rec: NetworkRecord): Promise<void> {
+    // Nothing outside this host's OVSDB; the bridge's security group flows lose the network.
+    await this.d.sg?.left(rec);
   }
 
   portAccess(net: NetworkRecord): number {
@@ -64,16 +67,18 @@ export class BridgeBackend implements NetworkBackend {
     return { access: this.portAccess(net), externalIds: {} };
   }
 
-  async detach(_net: NetworkRecord, ep: Endpoint): Promise<void> {
-    // Its DNAT rules go with it (the firewall's state is built from the endpoints that remain).
+  async detach(net: NetworkRecord, ep: Endpoint): Promise<void> {
+    // Its DNAT rules go with it (the firewall's state is built from the endpoints that remain),
+    // and its address with the remote groups it was in.
     if (ep.ports.length) await this.d.firewall.apply();
+    await this.d.sg?.left(net);
   }
 
   /**
    * Waits (bounded) until ovs-vswitchd has opened the port, so the container starts connected.
    * A port OVS refused fails the Join at once with OVS's reason; a slow ovs-vswitchd only warns.
    */
-  async portReady(_net: NetworkRecord, ep: Endpoint): Promise<void> {
+  async portReady(net: NetworkRecord, ep: Endpoint): Promise<void> {
     const timeout = this.d.portReadyTimeoutMs ?? 2000;
     try {
       await waitPortsOpen(this.d.db, [ep.hostIf], timeout);
@@ -81,6 +86,8 @@ export class BridgeBackend implements NetworkBackend {
       if (err instanceof PortRefusedError) throw new Error(`Join: endpoint ${ep.id.slice(0, 12)}: ${err.message}`);
       this.d.log.warn({ endpoint: ep.id.slice(0, 12), port: ep.hostIf }, `port not reported ready by ovs-vswitchd within ${timeout} ms`);
     }
+    // A filtered container must not run one moment unfiltered: its flows are in before Join answers.
+    await this.d.sg?.joined(net, ep);
   }
 
   publishing(net: NetworkRecord): 'host' | undefined {

@@ -45,7 +45,8 @@ export class OverlayBackend extends BridgeBackend {
   }
 
   /** The network is gone either way: a tunnel OVS refuses (reported to the next create) must not fail the delete. */
-  override async afterTeardown(rec: NetworkRecord, _endpoints: Endpoint[]): Promise<void> {
+  override async afterTeardown(rec: NetworkRecord): Promise<void> {
+    await super.afterTeardown(rec);
     await this.o.overlay.sync().catch((err) => this.o.log.warn({ network: rec.id.slice(0, 12), err: String(err) }, 'overlay not brought in line after the delete'));
   }
 

@@ -160,6 +160,7 @@ export class OvnBackend implements NetworkBackend {
   async healEndpoint(net: NetworkRecord, ep: Endpoint): Promise<void> {
     await this.d.ovn.reReserve(net, ep.ipv4, 'ep');
     await this.d.ovn.addPort(net, ep);
+    await this.d.ovn.healGroups(net, ep);
   }
 
   /** What an interrupted request or a crash left in NB for this host. */

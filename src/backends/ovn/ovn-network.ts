@@ -13,7 +13,7 @@ import { detachRouterPeerOps, disconnectSwitchOps, findRouter, routerOfSwitch, r
 import { deleteDhcpOps, findDhcp } from '../../ovn/dhcp-options';
 import { type BindSpec, planBind } from '../../ovn/bind-plan';
 import { commitPlan, lostRace, outcomeUnknown } from '../../ovn/txn';
-import { nbOwned, nbOwnedRows, nbRows } from '../../ovn/nb';
+import { nbByName, nbOwned, nbOwnedRows, nbRows } from '../../ovn/nb';
 import { EP, KEY } from '../../model/owner-ids';
 import { deleteNatOps, dnatAndSnatOps, externalAddress, LB_PREFIX, natRowsOf } from '../../ovn/gateway';
 import { planVips, PROTOCOLS, type Protocol, type Vips, vipHolderKey } from '../../ovn/published-ports';
@@ -21,6 +21,9 @@ import type { PublishedPort } from '../../net/firewall';
 import { macFor } from '../../driver/mac';
 import type { Endpoint, NetworkRecord } from '../../driver/model';
 import type { KnownState } from '../backend';
+import { DROP_PG, groupsOfPort, PG, setMembershipOps } from '../../ovn/port-group';
+import { sgKeys } from '../../secgroups/model';
+import { named } from '../../ovs/wire';
 
 export interface OvnContext {
   nb: Db;
@@ -243,10 +246,33 @@ export class OvnNetworks {
     if (findLsp(this.ctx.nb, name)) return;
     const ips = [ep.ipv4, ep.ipv6].filter((x): x is string => !!x);
     const dhcp = net.options.ovn!.dhcp ? findDhcp(this.ctx.nb, net.ovn!.switch) : undefined;
-    await this.ctx.nb.transact(addLspOps(ls, {
-      name, mac: ep.mac, ips, portSecurity: true, dhcpv4: dhcp?._uuid,
-      externalIds: { [KEY.host]: this.ctx.host(), [EP.network]: net.id, [EP.endpoint]: ep.id },
-    }));
+    // Its security groups in the same transaction: the port is never bound without its ACLs.
+    await this.ctx.nb.transact([
+      ...addLspOps(ls, {
+        name, mac: ep.mac, ips, portSecurity: true, dhcpv4: dhcp?._uuid,
+        externalIds: { [KEY.host]: this.ctx.host(), [EP.network]: net.id, [EP.endpoint]: ep.id },
+      }),
+      ...setMembershipOps(this.ctx.nb, named('newlsp'), sgKeys(net.options.tenantId, ep.securityGroups), []),
+    ]);
+  }
+
+  /** Port_Group memberships NB lost (a restored NB, a user's edit) put back; the drop group first of all. */
+  async healGroups(net: NetworkRecord, ep: Endpoint): Promise<void> {
+    const lsp = findLsp(this.ctx.nb, lspName(ep.id));
+    const want = sgKeys(net.options.tenantId, ep.securityGroups);
+    if (!lsp) return;
+    const have = groupsOfPort(this.ctx.nb, lsp._uuid);
+    const inDrop = !!nbByName(this.ctx.nb, PG, DROP_PG)?.ports.includes(lsp._uuid);
+    if (want.length === have.length && want.every((k) => have.includes(k)) && inDrop === want.length > 0) return;
+    this.ctx.log.info({ endpoint: ep.id.slice(0, 12), want, have }, 'security group memberships differ in NB: setting them again');
+    await commitPlan(this.ctx.nb, () => setMembershipOps(this.ctx.nb, lsp, want, have));
+  }
+
+  /** An endpoint's Port_Group memberships (sg.attach/detach, and heal when NB lost some). */
+  async setGroups(ep: Endpoint, keys: string[], previous: string[]): Promise<void> {
+    const lsp = findLsp(this.ctx.nb, lspName(ep.id));
+    if (!lsp) throw new Error(`logical port ${lspName(ep.id)} of endpoint ${ep.id.slice(0, 12)} is not in OVN NB`);
+    await commitPlan(this.ctx.nb, () => setMembershipOps(this.ctx.nb, lsp, keys, previous));
   }
 
   async deletePort(endpointId: string): Promise<void> {

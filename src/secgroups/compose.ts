@@ -1,0 +1,57 @@
+// Security groups of one daemon, built once: the store (NB when the daemon has OVN, else this
+// host's records), plain bridges' flow enforcement, and the service the API and driver use.
+import type { Db } from '../ovs/db';
+import type { KvStore } from '../state/kv';
+import type { Registry } from '../driver/registry';
+import type { Endpoint } from '../driver/model';
+import type { OvnNetworks } from '../backends/ovn/ovn-network';
+import { EP } from '../model/owner-ids';
+import { findInterface } from '../ovs/port';
+import { mapDelete, mapPut, byUuid } from '../ovs/wire';
+import { lspName } from '../ovn/logical-switch-port';
+import type { Logger } from '../util/log';
+import { LocalSgStore, NbSgStore, type SgStore } from './store';
+import { PlainSgEnforcer } from './ovs-enforcer';
+import { SgFlowApplier } from './ovs-firewall';
+import { SecurityGroups } from './service';
+
+export interface SgParts {
+  name: string;
+  db: Db;
+  kv: KvStore;
+  registry: Registry;
+  log: Logger;
+  /** The local OVSDB remote (ovs-ofctl finds the bridges' OpenFlow sockets beside it). */
+  ovsdbRemote: string;
+  /** OVN NB and the OVN side of networks, when the daemon has OVN. */
+  nb?: Db;
+  ovn?: OvnNetworks;
+}
+
+export interface SgComponents {
+  service: SecurityGroups;
+  enforcer: PlainSgEnforcer;
+  store: SgStore;
+  /** After the records are read at start-up. */
+  load(): void;
+}
+
+export function composeSecurityGroups(p: SgParts): SgComponents {
+  const local = p.nb ? undefined : new LocalSgStore(p.kv, p.name);
+  const store: SgStore = local ?? new NbSgStore(p.nb!, (lsp) => [...p.registry.endpoints.keys()].some((id) => lspName(id) === lsp));
+  const enforcer = new PlainSgEnforcer(p.db, p.registry, () => store, new SgFlowApplier(p.ovsdbRemote), p.log);
+  const record = async (ep: Endpoint, groups: string[]): Promise<void> => {
+    const iface = findInterface(p.db, ep.hostIf);
+    if (!iface) throw new Error(`port ${ep.hostIf} of endpoint ${ep.id.slice(0, 12)} is not in OVSDB`);
+    const mutations = groups.length ? mapPut('external_ids', { [EP.securityGroups]: groups.join(',') }) : mapDelete('external_ids', [EP.securityGroups]);
+    await p.db.transact([{ op: 'mutate', table: 'Interface', where: byUuid(iface._uuid), mutations }]);
+  };
+  const service = new SecurityGroups({
+    store, registry: p.registry, record, log: p.log,
+    enforce: {
+      ovnMembership: p.ovn && ((ep, keys, previous) => p.ovn!.setGroups(ep, keys, previous)),
+      syncPlain: (bridges) => enforcer.sync(bridges),
+    },
+  });
+  return { service, enforcer, store, load: () => local?.load() };
+}
