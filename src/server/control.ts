@@ -17,6 +17,8 @@ export interface ControlDeps {
   overlay?: OverlayManager;
   ovn?: OvnNetworks;
   securityGroups?: SecurityGroups;
+  /** Further method sets (mirrors, QoS), each adding its methods to the server. */
+  methods?: ((rpc: JSONRPCServer) => void)[];
 }
 
 function str(params: unknown, key: string): string {
@@ -64,6 +66,7 @@ function sgMethod<T>(fn: (params: unknown) => T | Promise<T>): (params: unknown)
 
 export function createControlServer(d: ControlDeps): JSONRPCServer {
   const rpc = new JSONRPCServer();
+  for (const add of d.methods ?? []) add(rpc);
   const sg = d.securityGroups;
   if (sg) {
     rpc.addMethod('sg.create', sgMethod((p) => sg.create(p)));

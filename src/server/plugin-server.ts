@@ -24,6 +24,8 @@ export interface PluginServerOptions {
   ready: () => Promise<void>;
   /** Called at the start of every plugin-protocol request. */
   onRequest?: () => void;
+  /** Further paths served on the socket (a streaming capture): path -> handler. */
+  routes?: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>;
 }
 
 function ids(body: unknown): Record<string, string> {
@@ -85,6 +87,11 @@ export function createPluginApp(opts: Omit<PluginServerOptions, 'socketPath'>): 
     const urlPath = (req.url ?? '/').split('?')[0];
     if (req.method === 'POST' && PROTOCOL_PATH.test(urlPath)) {
       void serveProtocol(opts, urlPath, req, res);
+      return;
+    }
+    const extra = opts.routes?.[urlPath];
+    if (extra) {
+      extra(req, res);
       return;
     }
     if (urlPath !== CONTROL_PATH) {
