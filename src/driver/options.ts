@@ -39,6 +39,8 @@ export interface NetworkOptions {
   uplink?: string;
   /** Security groups every endpoint of the network is in (names within tenantId). */
   securityGroups?: string[];
+  /** IGMP/MLD snooping: multicast only to the ports that joined a group. */
+  multicast?: 'snoop' | 'flood';
 }
 
 interface OptionDoc {
@@ -68,6 +70,7 @@ export const OPTION_DOCS: OptionDoc[] = [
   { key: 'ovn.external_gateway', accepts: 'IPv4 address', help: 'next hop on the external network (the default route of the router)' },
   { key: 'ovn.physnet', accepts: 'name', help: 'localnet network name mapped to a bridge by ovn-bridge-mappings on the gateway chassis (default physnet)' },
   { key: 'security_groups', accepts: 'group names, comma-separated', help: "security groups (of the network's tenant) every endpoint is in: only what their rules allow reaches or leaves it (stateful); an endpoint's --driver-opt security_groups replaces them; none: unfiltered" },
+  { key: 'multicast', accepts: 'snoop | flood', help: "snoop: IGMP/MLD snooping, a group's traffic reaches only the ports that joined it (plain networks: the bridge's snooping, shared by the networks on it; OVN: the switch's mcast_snoop); flood (default): to every port" },
   { key: 'dhcp', accepts: 'true | false', help: 'OVN native DHCP on the switch (router, DNS, lease time, domain, MTU)' },
   { key: 'ipam', accepts: 'ovn', help: 'same as dhcp=true: addresses are also served by OVN DHCP' },
   { key: 'dhcp.dns', accepts: 'IPs, comma-separated', help: 'DNS servers handed out by OVN DHCP' },
@@ -181,6 +184,7 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
         break;
       case 'uplink': o.uplink = ifname(key, v); break;
       case 'security_groups': o.securityGroups = groupNames(key, v); break;
+      case 'multicast': o.multicast = oneOf(key, v, ['snoop', 'flood'] as const); break;
       default:
         throw new InputError(`unknown option "${key}"; known options: ${known.join(', ')}`);
     }

@@ -6,14 +6,14 @@
 import type { Operation } from '../ovsdb/types';
 import type { Db } from '../ovs/db';
 import { KEY } from '../model/owner-ids';
-import { byUuid, map, named, set, uuid } from '../ovs/wire';
+import { byUuid, map, mapPut, named, set, uuid } from '../ovs/wire';
 import { ConflictError } from '../util/errors';
 import { addRefOps, createSwitchOps, findSwitch, LS } from './logical-switch';
 import { attachRouterPeerOps, connectSwitchOps, createRouterOps, findRouter, LR, LRP, routerPeerAttached, routerPortName } from './logical-router';
 import { createGatewayOps, externalAddress, externalSwitchName, findGatewayPort, natRowsOf, snatOps, type GatewaySpec } from './gateway';
 import { createDhcpOps, DHCP, dhcpIds, findDhcp, type DhcpSpec } from './dhcp-options';
-import { absentOp, presentOp, type RowRef } from './txn';
-import { nbByName } from './nb';
+import { absentOp, presentOp, type RowRef, whereRef } from './txn';
+import { nbByName, nbOwned } from './nb';
 
 export interface BindSpec {
   switch: string;
@@ -25,8 +25,15 @@ export interface BindSpec {
   router?: { name: string; gatewayCidr?: string; mac: string };
   gateway?: GatewaySpec;
   dhcp?: DhcpSpec;
+  /** IGMP/MLD snooping on the switch (other_config:mcast_snoop). */
+  mcastSnoop?: boolean;
 }
 
+
+/** IGMP/MLD snooping on a switch; unregistered groups are then not flooded (OVN's default). */
+function snoopOp(ls: RowRef): Operation {
+  return { op: 'mutate', table: LS, where: whereRef(ls), mutations: mapPut('other_config', { mcast_snoop: 'true' }) };
+}
 
 export function planBind(nb: Db, s: BindSpec): Operation[] {
   return [...planTopology(nb, s), ...planDhcp(nb, s.switch, s.dhcp)];
@@ -42,10 +49,16 @@ function planTopology(nb: Db, s: BindSpec): Operation[] {
       throw new ConflictError(`ovn.switch ${s.switch} carries subnet ${have}; this network has ${s.subnet}. Use the same --subnet on every host`);
     }
     ops.push(...presentOp(LS, ls), ...addRefOps(ls, s.ref));
+    if (s.mcastSnoop && ls.other_config.mcast_snoop !== 'true') {
+      // Another controller's switch is configured by its owner: asking is all we can do.
+      if (!nbOwned(ls, 'switch')) throw new ConflictError(`option multicast=snoop: logical switch ${s.switch} is not this plugin's and has no mcast_snoop; set other_config:mcast_snoop=true on it, or leave the option out`);
+      ops.push(snoopOp(ls));
+    }
     lsRef = ls;
   } else {
     ops.push(...createSwitchOps(s.switch, s.subnet, s.ref));
     lsRef = named('newls');
+    if (s.mcastSnoop) ops.push(snoopOp(lsRef));
   }
   if (!s.router) return ops;
   const lr = findRouter(nb, s.router.name);

@@ -3,7 +3,7 @@ import type { Operation } from '../ovsdb/types';
 import { type Db, localOwner } from './db';
 import { type VsRow, vsByName, vsRows } from './tables';
 import { rootMutate } from './open-vswitch';
-import { byUuid, deleteRefs, insertRefs, map, named, uuid } from './wire';
+import { byUuid, deleteRefs, insertRefs, map, mapDelete, mapPut, named, uuid } from './wire';
 
 export const BRIDGE_TABLE = 'Bridge';
 
@@ -38,4 +38,20 @@ export function bridgeDeletePortOp(bridgeUuid: string, portUuid: string): Operat
 export function bridgeOfPort(db: Db, portUuid: string): VsRow<'Bridge'> | undefined {
   for (const b of vsRows(db, BRIDGE_TABLE)) if (b.ports.includes(portUuid)) return b;
   return undefined;
+}
+
+/** external_ids key on a bridge whose IGMP/MLD snooping this daemon turned on (so it turns it off again). */
+export const MCAST_SNOOP_KEY = 'ocn-mcast-snoop';
+
+/**
+ * IGMP/MLD snooping on a bridge: on for a network that asks, off with the last such network when
+ * it was us who turned it on (a user's own setting is left alone). Unregistered groups still
+ * flood, as before: other networks of the bridge keep working unchanged.
+ */
+export function mcastSnoopOps(bridge: string | ['named-uuid', string], on: boolean, driver: string): Operation[] {
+  const where = typeof bridge === 'string' ? byUuid(bridge) : [['_uuid', '==', bridge] as ['_uuid', '==', ['named-uuid', string]]];
+  return [
+    { op: 'update', table: BRIDGE_TABLE, where, row: { mcast_snooping_enable: on } },
+    { op: 'mutate', table: BRIDGE_TABLE, where, mutations: on ? mapPut('external_ids', { [MCAST_SNOOP_KEY]: driver }) : mapDelete('external_ids', [MCAST_SNOOP_KEY]) },
+  ];
 }

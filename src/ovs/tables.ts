@@ -9,7 +9,7 @@ import { type Db, findByName, findOwned } from './db';
 export const VSWITCH_MONITOR = {
   // Not external_ids: read on demand (ovs/open-vswitch.ts says why).
   Open_vSwitch: { columns: ['bridges', 'cur_cfg', 'next_cfg', 'datapath_types'] },
-  Bridge: { columns: ['name', 'ports', 'datapath_type', 'fail_mode', 'external_ids'] },
+  Bridge: { columns: ['name', 'ports', 'datapath_type', 'fail_mode', 'external_ids', 'mcast_snooping_enable'] },
   Port: { columns: ['name', 'interfaces', 'tag', 'external_ids'] },
   // ifindex: an internal port's changes when ovs-vswitchd restarts (heal/ovs-healer.ts).
   Interface: { columns: ['name', 'type', 'ofport', 'ifindex', 'error', 'external_ids', 'bfd_status'] },

@@ -278,6 +278,32 @@ test('security groups across hosts: one definition in NB for every host, ACLs pe
   assert.equal(await lab.nbctl('--bare', '--columns=name', 'find', 'Port_Group', 'external_ids:ocn-owner=ovs-container-network', 'external_ids:ocn-owner-type=security-group'), '', 'port groups of the deleted groups gone');
 });
 
+test('multicast=snoop on an OVN switch: the joined receiver on another host gets the stream, a bystander on a third host does not', async () => {
+  const mcast = path.join(repoRoot(), 'test', 'harness', 'mcast.py');
+  const group = '239.8.8.8';
+  const nets = [];
+  for (const p of plugins) nets.push(await createNetwork(p, '10.58.0.0/24', { 'ovn.switch': 'mcsw', multicast: 'snoop' }));
+  assert.equal(await lab.nbctl('get', 'Logical_Switch', 'mcsw', 'other_config:mcast_snoop'), '"true"');
+  const [snd, rcv, bys] = [
+    await attach(lab.hosts[0], plugins[0], nets[0], ns('mcs')),
+    await attach(lab.hosts[1], plugins[1], nets[1], ns('mcr')),
+    await attach(lab.hosts[2], plugins[2], nets[2], ns('mcb')),
+  ];
+  const receiver = run('ip', ['netns', 'exec', rcv.ns, 'python3', mcast, 'recv', group, '5007', '5', rcv.ip], { timeoutMs: 20_000 });
+  const capture = run('ip', ['netns', 'exec', bys.ns, 'timeout', '5', 'tcpdump', '-i', 'eth0', '-n', '-l', 'udp', 'and', 'dst', group], { timeoutMs: 20_000 });
+  // ovn-controller turns the receiver's IGMP report into an IGMP_Group, northd into a multicast group.
+  const t0 = Date.now();
+  while (!(await lab.sbctl('--bare', '--columns=address', 'list', 'IGMP_Group').catch(() => '')).includes(group) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 200));
+  await run('ip', ['netns', 'exec', snd.ns, 'python3', mcast, 'send', group, '5007', '50', snd.ip], { timeoutMs: 20_000 });
+  const got = Number((await receiver).stdout.trim().split('\n').pop());
+  const seen = (await capture).stdout.split('\n').filter((l) => l.includes(group)).length;
+  console.log(`# OVN multicast snoop: receiver ${got}/50 (another host), bystander ${seen} (a third host)`);
+  assert.ok(got >= 45, `receiver got ${got}/50`);
+  assert.equal(seen, 0, 'the bystander did not join and sees none of it');
+  for (const c of [snd, rcv, bys]) await detach(c);
+  for (let i = 0; i < plugins.length; i++) await ok(plugins[i], 'NetworkDriver.DeleteNetwork', { NetworkID: nets[i].id });
+});
+
 test('teardown: endpoints and networks removed on every host leave no OVN rows behind', async () => {
   for (const c of ctrs.splice(0)) await detach(c);
   const nets = [...new Set((await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch')).split('\n').filter(Boolean))];

@@ -105,6 +105,11 @@ export class BridgeBackend implements NetworkBackend {
 
   /** The gateway port (re-made if its row is gone) with its addresses, MTU and link up. */
   async heal(net: NetworkRecord): Promise<void> {
+    const snoop = this.d.infra.restoreSnoopingOps(net);
+    if (snoop.length) {
+      this.d.log.info({ network: net.id.slice(0, 12), bridge: net.options.bridge }, 'multicast snooping off on the bridge: turning it on again');
+      await this.d.db.transact(snoop);
+    }
     if (!net.gatewayPort) return;
     const ops = this.d.infra.restoreGatewayOps(net);
     if (ops.length) {

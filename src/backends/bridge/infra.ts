@@ -5,7 +5,7 @@ import type { Operation } from '../../ovsdb/types';
 import { Db, ownedBy } from '../../ovs/db';
 import { EP, localOwner } from '../../model/owner-ids';
 import { vsRows } from '../../ovs/tables';
-import { createBridgeOps, findBridge, deleteBridgeOps } from '../../ovs/bridge';
+import { createBridgeOps, findBridge, deleteBridgeOps, mcastSnoopOps, MCAST_SNOOP_KEY } from '../../ovs/bridge';
 import { addPortOps, deletePortOps, findPort, trunkVlanOps } from '../../ovs/port';
 import { ConflictError, InputError } from '../../util/errors';
 import type { LinkOps } from '../../driver/links';
@@ -85,7 +85,15 @@ export class NetworkInfra {
       net.gatewayPort = gatewayPortName(net.id);
       ops.push(...this.gatewayPortOps(net, bridgeRef));
     }
+    // An OVN network's snooping is its logical switch's (mcast_snoop), never the integration bridge's.
+    if (o.multicast === 'snoop' && !o.ovn && !existing?.mcast_snooping_enable) ops.push(...mcastSnoopOps(bridgeRef, true, this.driver));
     return ops;
+  }
+
+  /** A snooping network's bridge lost its setting (a user, a restored database): on again. */
+  restoreSnoopingOps(net: NetworkRecord): Operation[] {
+    const br = findBridge(this.db, net.options.bridge);
+    return br && net.options.multicast === 'snoop' && !net.options.ovn && !br.mcast_snooping_enable ? mcastSnoopOps(br._uuid, true, this.driver) : [];
   }
 
   private gatewayPortOps(net: NetworkRecord, bridge: string | ['named-uuid', string]): Operation[] {
@@ -134,6 +142,10 @@ export class NetworkInfra {
       const shared = sameBridge.some((n) => n.options.uplink === net.options.uplink);
       if (shared) ops.push(...trunkVlanOps(uplink, vlanOf(net), false));
       else ops.push(...deletePortOps(this.db, net.options.uplink!)); // whichever network made it
+    }
+    const snooping = findBridge(this.db, net.options.bridge);
+    if (net.options.multicast === 'snoop' && !net.options.ovn && snooping?.external_ids[MCAST_SNOOP_KEY] === this.driver && !sameBridge.some((n) => n.options.multicast === 'snoop')) {
+      ops.push(...mcastSnoopOps(snooping._uuid, false, this.driver));
     }
     if (!sameBridge.length) {
       const br = findBridge(this.db, net.options.bridge);

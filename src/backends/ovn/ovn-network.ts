@@ -74,7 +74,7 @@ export class OvnNetworks {
     const gw = net.ipv4.find((d) => d.Gateway)?.Gateway;
     const g = o.router ? o.gateway : undefined;
     return {
-      switch: o.switch, subnet, ref, networkId: net.id,
+      switch: o.switch, subnet, ref, networkId: net.id, mcastSnoop: net.options.multicast === 'snoop',
       router: o.router ? { name: o.router, gatewayCidr: gw, mac: macFor(gw, undefined, o.switch) } : undefined,
       gateway: g && { router: o.router!, chassis: g.chassis, externalIp: g.externalIp, nextHop: g.nextHop, physnet: g.physnet, mac: macFor(g.externalIp, undefined, o.router!) },
       dhcp: o.dhcp && subnet && subnet !== '0.0.0.0/0' ? {
