@@ -1,7 +1,7 @@
 // `make bench`: the benchmark suite. Prints a table, writes bench/results/<date>.json and (after a
 // full run) docs/benchmarks.md with docs/benchmarks.svg.
 //
-//   node dist/bench/run.js [--only latency,scale,docker,datapath] [--quick] [--docs] [--no-docs]
+//   node dist/bench/run.js [--only latency,scale,docker,datapath,multihost,secgroups] [--quick] [--docs] [--no-docs]
 //
 // --only   run some sections (aliases: attach = latency, resources = scale, dockerd = docker,
 //          iperf = datapath)
@@ -24,6 +24,7 @@ import { runScale } from './sections/scale';
 import { runDocker } from './sections/docker';
 import { runDatapath } from './sections/datapath';
 import { runMultihost } from './sections/multihost';
+import { runSecgroups } from './sections/secgroups';
 import { repoRoot } from '../test/harness/paths';
 
 const ALIASES: Record<string, SectionId> = {
@@ -32,6 +33,7 @@ const ALIASES: Record<string, SectionId> = {
   docker: 'docker', dockerd: 'docker',
   datapath: 'datapath', iperf: 'datapath', throughput: 'datapath',
   multihost: 'multihost', crosshost: 'multihost', overlay: 'multihost',
+  secgroups: 'secgroups', sg: 'secgroups', 'security-groups': 'secgroups',
 };
 
 interface Args {
@@ -60,14 +62,14 @@ function parseArgs(argv: string[]): Args {
       }
       a.only = SECTIONS.filter((s) => want.has(s));
     } else if (x === '--help' || x === '-h') {
-      console.log('usage: node dist/bench/run.js [--only latency,scale,docker,datapath,multihost] [--quick] [--docs|--no-docs]');
+      console.log('usage: node dist/bench/run.js [--only latency,scale,docker,datapath,multihost,secgroups] [--quick] [--docs|--no-docs]');
       process.exit(0);
     } else throw new Error(`unknown argument ${x} (see --help)`);
   }
   return a;
 }
 
-const RUNNERS: Record<SectionId, typeof runLatency> = { latency: runLatency, scale: runScale, docker: runDocker, datapath: runDatapath, multihost: runMultihost };
+const RUNNERS: Record<SectionId, typeof runLatency> = { latency: runLatency, scale: runScale, docker: runDocker, datapath: runDatapath, multihost: runMultihost, secgroups: runSecgroups };
 
 function stamp(d: Date): string {
   // ISO 8601 basic time, safe in file names: 2025-11-22T235901Z

@@ -2,8 +2,8 @@
 // run), the ratio between the two, its target and PASS/MISS.
 export type Unit = 'ms' | 's' | 'MB' | '%' | 'Gbit/s' | 'x' | '/s' | '' ;
 
-export type SectionId = 'latency' | 'scale' | 'docker' | 'datapath' | 'multihost';
-export const SECTIONS: SectionId[] = ['latency', 'scale', 'docker', 'datapath', 'multihost'];
+export type SectionId = 'latency' | 'scale' | 'docker' | 'datapath' | 'multihost' | 'secgroups';
+export const SECTIONS: SectionId[] = ['latency', 'scale', 'docker', 'datapath', 'multihost', 'secgroups'];
 
 export interface Target {
   op: '<=' | '>=' | '<' | '==';

@@ -18,6 +18,8 @@ export interface NetSpec {
   vlan?: number;
   /** 'local': gateway port with address and NAT (docker network create's usual case); 'external': L2 only. */
   gateway: 'local' | 'external';
+  /** Further -o options. */
+  options?: Record<string, string>;
 }
 
 export interface AttachedEp {
@@ -38,7 +40,7 @@ export async function requestPool(client: PluginClient, subnet: string, gateway:
 }
 
 export function createNetworkBody(id: string, spec: NetSpec, gateway: string | undefined): Record<string, unknown> {
-  const generic: Record<string, string> = { bridge: spec.bridge, gateway: spec.gateway };
+  const generic: Record<string, string> = { bridge: spec.bridge, gateway: spec.gateway, ...spec.options };
   if (spec.vlan) generic.vlan = String(spec.vlan);
   return {
     NetworkID: id,

@@ -30,6 +30,7 @@ const TITLES: Record<SectionId, string> = {
   docker: '4. Through dockerd, against the built-in bridge driver',
   datapath: '6. Data path on one host, against a hand-wired OVS port pair',
   multihost: '6. Data path across two hosts (OVN and plain overlays), against hand-wired paths',
+  secgroups: '7. Security groups: attach and same-host TCP with a group of 100 rules, against no groups',
 };
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');

@@ -55,10 +55,13 @@ export class PlainSgEnforcer {
     const all = new Set<string>([...this.applied.keys()]);
     for (const n of this.registry.networks.values()) if (plain(n)) all.add(n.options.bridge);
     for (const bridge of bridges ?? [...all]) {
+      const t0 = performance.now();
       const lines = this.render(bridge);
       const before = this.applied.get(bridge) ?? [];
       if (lines.length === before.length && lines.every((l, i) => l === before[i])) continue;
+      const t1 = performance.now();
       await this.write(bridge, lines);
+      this.log.debug({ bridge, flows: lines.length, renderMs: Math.round(t1 - t0), applyMs: Math.round(performance.now() - t1) }, 'security group flows applied');
     }
   }
 
@@ -70,6 +73,7 @@ export class PlainSgEnforcer {
       const present = await this.flows.count(bridge);
       if (present !== lines.length) {
         this.log.info({ bridge, present, expected: lines.length }, 'security group flows missing: applying them again');
+        this.flows.forget(bridge);
         await this.write(bridge, lines);
       }
     }

@@ -17,6 +17,24 @@ export function bundleText(flows: readonly string[]): string {
   return [`delete ${OURS}`, ...flows.map((f) => `add ${f}`)].join('\n') + '\n';
 }
 
+/** A flow line's identity in its table: everything but its actions (an add with it replaces the flow). */
+const matchOf = (line: string): string => line.slice(0, line.indexOf(',actions='));
+
+/**
+ * The bundle taking the bridge from the set last installed to `flows`: only what changed, so
+ * ovs-vswitchd revalidates for one endpoint's flows, not the bridge's whole set (an attach
+ * among 100 filtered endpoints otherwise rewrites all of theirs).
+ */
+export function diffBundleText(installed: readonly string[], flows: readonly string[]): string {
+  const keep = new Set(installed);
+  const wanted = new Set(flows.map(matchOf));
+  const lines: string[] = [];
+  // A delete matches the cookie (with a mask: without one ovs-ofctl would read it as setting it).
+  for (const old of installed) if (!wanted.has(matchOf(old))) lines.push(`delete_strict ${matchOf(old).replace(`cookie=${SG_COOKIE},`, `${OURS},`)}`);
+  for (const f of flows) if (!keep.has(f)) lines.push(`add ${f}`);
+  return lines.length ? lines.join('\n') + '\n' : '';
+}
+
 export class SgFlowError extends Error {
   override name = 'SgFlowError';
   constructor(readonly bridge: string, message: string) {
@@ -42,6 +60,8 @@ interface BridgeQueue {
 
 export class SgFlowApplier {
   private readonly queues = new Map<string, BridgeQueue>();
+  /** What each bridge got from the last apply that succeeded (a failure forgets it: the next is whole). */
+  private readonly installed = new Map<string, readonly string[]>();
   private readonly timeoutMs: number;
 
   /** `ovsdbRemote`: the switch's OVSDB remote; its run directory holds the bridges' <bridge>.mgmt sockets. */
@@ -70,6 +90,11 @@ export class SgFlowApplier {
     return this.apply(bridge, []);
   }
 
+  /** Forgets what was installed: the next apply replaces the whole set (after OVS lost flows). */
+  forget(bridge: string): void {
+    this.installed.delete(bridge);
+  }
+
   /** How many flows of ours the bridge has now (fewer than rendered: someone deleted them). */
   async count(bridge: string): Promise<number> {
     const out = await this.ofctl(bridge, ['--no-stats', 'dump-flows', this.target(bridge), OURS], 'dump-flows');
@@ -83,7 +108,11 @@ export class SgFlowApplier {
         const job = q.next;
         q.next = undefined;
         try {
-          await this.ofctl(bridge, ['--bundle', 'add-flows', this.target(bridge), '-'], 'add-flows', bundleText(job.flows));
+          const before = this.installed.get(bridge);
+          const text = before ? diffBundleText(before, job.flows) : bundleText(job.flows);
+          this.installed.delete(bridge);
+          if (text) await this.ofctl(bridge, ['--bundle', 'add-flows', this.target(bridge), '-'], 'add-flows', text);
+          this.installed.set(bridge, job.flows);
           for (const w of job.waiters) w.resolve();
         } catch (e) {
           for (const w of job.waiters) w.reject(e);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BridgeSgInput, portRangeMasks, renderSgFlows, SG_COOKIE, SG_TABLES, SgNetworkInput, SgPortMember, tpDstMatches, zoneFor } from '../../src/secgroups/ovs-flows';
-import { bundleText } from '../../src/secgroups/ovs-firewall';
+import { bundleText, diffBundleText } from '../../src/secgroups/ovs-firewall';
 import { defaultGroup, SecurityGroup, sgKey } from '../../src/secgroups/model';
 
 function member(n: number, groups: string[], o: Partial<SgPortMember> = {}): SgPortMember {
@@ -155,4 +155,16 @@ test('zones: 4096-65535, distinct for every VLAN of a bridge, stable, and spread
 test('the bundle deletes only our cookie, then adds the set', () => {
   assert.equal(bundleText(['cookie=X,table=60,priority=0,actions=drop']), `delete cookie=${SG_COOKIE}/-1\nadd cookie=X,table=60,priority=0,actions=drop\n`);
   assert.equal(bundleText([]), `delete cookie=${SG_COOKIE}/-1\n`);
+});
+
+test('a diff bundle deletes only flows whose match went, adds only new or changed ones', () => {
+  const f = (m: string, a: string) => `cookie=${SG_COOKIE},table=0,priority=100,${m},actions=${a}`;
+  const before = [f('in_port=1', 'NORMAL'), f('in_port=2', 'NORMAL'), f('in_port=3', 'drop')];
+  const after = [f('in_port=1', 'NORMAL'), f('in_port=3', 'NORMAL'), f('in_port=4', 'NORMAL')];
+  assert.deepEqual(diffBundleText(before, after).trim().split('\n'), [
+    `delete_strict cookie=${SG_COOKIE}/-1,table=0,priority=100,in_port=2`,
+    `add ${f('in_port=3', 'NORMAL')}`,
+    `add ${f('in_port=4', 'NORMAL')}`,
+  ]);
+  assert.equal(diffBundleText(after, after), '', 'nothing changed, nothing sent');
 });
