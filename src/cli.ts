@@ -10,7 +10,7 @@ const USAGE = `Usage: ovs-container-network <command> [flags]
 Commands:
   daemon     serve Docker's NetworkDriver and IpamDriver protocols (see: daemon --help)
   chassis    setup | status: make this host an OVN chassis, or show whether it is bound
-  ctl        call the running daemon's control API (networks, endpoints, pools, peers, tunnels)
+  ctl        call the running daemon's control API (networks, endpoints, pools, peers, tunnels, NAT, security groups)
   help       show this help`;
 
 export async function main(argv: string[]): Promise<void> {

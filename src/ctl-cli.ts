@@ -1,7 +1,7 @@
 // `ovs-container-network ctl METHOD [JSON]`: calls the running daemon's control API.
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { JSONRPCClient } from 'json-rpc-2.0';
+import { JSONRPCClient, JSONRPCErrorException } from 'json-rpc-2.0';
 import { CONTROL_PATH } from './server/control';
 import { InputError } from './util/errors';
 
@@ -53,6 +53,13 @@ export async function ctlMain(argv: string[], env: NodeJS.ProcessEnv): Promise<v
     const text = await post(sock, JSON.stringify(req));
     client.receive(JSON.parse(text));
   });
-  const result = await client.request(method, parsed);
+  let result: unknown;
+  try {
+    result = await client.request(method, parsed);
+  } catch (err) {
+    // The error's data carries what scripts branch on (SECURITY_GROUP_NOT_FOUND, the field).
+    if (err instanceof JSONRPCErrorException && err.data !== undefined) throw new Error(`${err.message} ${JSON.stringify(err.data)}`);
+    throw err;
+  }
   console.log(JSON.stringify(result, null, 2));
 }

@@ -5,7 +5,10 @@
 // puts back after OVS lost them.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import * as path from 'node:path';
 import { run } from '../harness/exec';
+import { pluginBinPath } from '../harness/plugin';
+import { DAEMON_NODE_FLAGS } from '../../src/node-flags';
 import { Env, IMAGE, cleanup, dockerFails, dockerOk, exec, netSettings, note, pingFails, pings, setup, sleep, waitFor } from './helpers';
 
 let env: Env;
@@ -135,6 +138,10 @@ test('bad groups are refused with the option named and nothing created', async (
   assert.match(badPorts.error!.message, /ingress\[0\]\.ports/);
   const missing = await rpc('sg.get', { name: 'nope', tenant: 't1' });
   assert.equal(missing.error?.data?.code, 'SECURITY_GROUP_NOT_FOUND');
+  // The CLI shows the code too, and fails.
+  const cli = await run(process.execPath, [...DAEMON_NODE_FLAGS, pluginBinPath(), 'ctl', '--name', env.p.name, '--plugin-dir', path.dirname(env.p.socket), 'sg.get', '{"name": "nope", "tenant": "t1"}'], { timeoutMs: 30_000 });
+  assert.notEqual(cli.code, 0);
+  assert.match(cli.stderr, /security group nope does not exist in tenant t1 .*"code":"SECURITY_GROUP_NOT_FOUND"/);
 });
 
 test('flows OVS lost are put back by the reconcile loop, and filtering holds again', async () => {
