@@ -9,6 +9,14 @@ import { decodeAtom, decodeMapEntries, decodeSetElements } from '../ovsdb/schema
 import { OWNER, OWNER_TYPE, localOwner } from '../model/owner-ids';
 import { byUuid, insertRefs, deleteRefs, map, named, set, uuid } from '../ovs/wire';
 
+/** A mirror error: its code (data.code of the JSON-RPC error) and the parameter it is about. */
+export class MirrorError extends Error {
+  override name = 'MirrorError';
+  constructor(readonly code: 'INVALID_ARGUMENT' | 'ENDPOINT_NOT_FOUND' | 'NETWORK_NOT_FOUND' | 'MIRROR_NOT_FOUND' | 'UNSUPPORTED' | 'OUTPUT_IN_USE' | 'OUTPUT_REFUSED', message: string, readonly field?: string) {
+    super(message);
+  }
+}
+
 /** Seen from the container: `in` is traffic to it, `out` traffic from it. */
 export type Direction = 'both' | 'in' | 'out';
 export const DIRECTIONS: readonly Direction[] = ['both', 'in', 'out'];

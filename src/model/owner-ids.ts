@@ -8,9 +8,9 @@ export const OWNER = 'ocn-owner';
 export const OWNER_TYPE = 'ocn-owner-type';
 
 /** Rows in the local Open_vSwitch database, owned by one daemon (its driver name). */
-export type LocalOwnerType = 'endpoint' | 'gateway' | 'bridge' | 'uplink' | 'pool' | 'mirror';
+export type LocalOwnerType = 'endpoint' | 'gateway' | 'bridge' | 'uplink' | 'pool' | 'mirror' | 'qos';
 /** Rows in OVN Northbound, shared by every host's daemon: owned by the product. */
-export type NbOwnerType = 'switch' | 'port' | 'router' | 'router-port' | 'dhcp' | 'nat' | 'security-group' | 'acl';
+export type NbOwnerType = 'switch' | 'port' | 'router' | 'router-port' | 'dhcp' | 'nat' | 'security-group' | 'acl' | 'qos';
 
 /** The owner of NB rows: the product name, not a per-host driver name. */
 export const PRODUCT = 'ovs-container-network';

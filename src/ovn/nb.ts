@@ -16,6 +16,7 @@ export const NB_MONITOR = {
   NAT: { columns: ['type', 'external_ip', 'logical_ip', 'logical_port', 'external_ids'] },
   Port_Group: { columns: ['name', 'ports', 'acls', 'external_ids'] },
   ACL: { columns: ['direction', 'priority', 'match', 'action', 'external_ids', 'name'] },
+  QoS: { columns: ['direction', 'priority', 'match', 'action', 'bandwidth', 'external_ids'] },
 } as const satisfies { [T in keyof OVNNorthboundTables]?: { columns: readonly (keyof OVNNorthboundTables[T])[] } };
 
 export type NbTable = keyof typeof NB_MONITOR;

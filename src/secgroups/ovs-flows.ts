@@ -50,7 +50,15 @@ export const SG_TABLES = {
   ingressCommit: 72,
 } as const;
 
-export interface SgPortMember extends SgMember {
+/** What table 0 does first with a port's frames (src/qos): police them, mark their IP DSCP. */
+export interface PortQos {
+  /** OpenFlow meter (of this bridge, existing) every frame from the port goes through. */
+  meter?: number;
+  /** DSCP (0-63) set on the port's IPv4 and IPv6 packets. */
+  dscp?: number;
+}
+
+export interface SgPortMember extends SgMember, PortQos {
   /** OpenFlow port number of the member's OVS port; members without a valid one are skipped. */
   ofport: number;
 }
@@ -104,6 +112,20 @@ const resubmit = (table: number) => `resubmit(,${table})`;
 const setReg = (reg: string, v: number) => `set_field:${v}->${reg}`;
 
 // ---------------------------------------------------------------- helpers with their own tests
+
+/**
+ * A table-0 entry flow of a port with its QoS applied first: the meter (an instruction, so it
+ * leads), and with a DSCP, IPv4 and IPv6 variants one priority above that also set it (OVS
+ * refuses set_field ip_dscp without an IP match). Without QoS: the plain flow.
+ */
+export function qosEntryFlows(qos: PortQos, priority: number, match: string, actions: string, build: (priority: number, match: string, actions: string) => string): string[] {
+  if (qos.meter !== undefined && !(Number.isInteger(qos.meter) && qos.meter >= 1 && qos.meter <= 0xffff0000)) throw new RangeError(`meter ${qos.meter} is not within 1-${0xffff0000}`);
+  if (qos.dscp !== undefined && !(Number.isInteger(qos.dscp) && qos.dscp >= 0 && qos.dscp <= 63)) throw new RangeError(`DSCP ${qos.dscp} is not within 0-63`);
+  const meter = qos.meter !== undefined ? `meter:${qos.meter},` : '';
+  const out = [build(priority, match, `${meter}${actions}`)];
+  if (qos.dscp !== undefined) for (const l3 of ['ip', 'ipv6']) out.push(build(priority + 1, `${l3}${match ? `,${match}` : ''}`, `${meter}set_field:${qos.dscp}->ip_dscp,${actions}`));
+  return out;
+}
 
 export interface PortMask {
   value: number;
@@ -258,6 +280,9 @@ function networkFlows(input: BridgeSgInput, net: SgNetworkInput, policyOf: (m: S
   const members = net.members.filter((m) => validPort(m.ofport));
   const filtered = members.filter((m) => m.groups.length > 0);
   const plainAccess = [...members.filter((m) => m.groups.length === 0).map((m) => m.ofport), ...net.otherPorts.filter(validPort)];
+  // Unfiltered members enter through our table 0 too: their QoS must come along (src/qos).
+  const qosOf = new Map(members.filter((m) => m.groups.length === 0).map((m) => [m.ofport, m] as const));
+  const entry = (priority: number, match: string, actions: string) => flow(0, priority, match, actions);
   const trunks = (net.trunkPorts ?? []).filter(validPort);
   const tagged = net.vlan > 0;
   const toSwitch = `${setReg(REG_ZONE, zone)},${resubmit(T.switch)}`;
@@ -265,14 +290,17 @@ function networkFlows(input: BridgeSgInput, net: SgNetworkInput, policyOf: (m: S
 
   for (const m of filtered) {
     const enter = [setReg(REG_PORT, m.ofport), setReg(REG_ZONE, zone), setReg(REG_POLICY, policyOf(m)), resubmit(T.egress)].join(',');
-    out.push(flow(0, 110, `in_port=${m.ofport},${UNTAGGED}`, enter));
+    out.push(...qosEntryFlows(m, 110, `in_port=${m.ofport},${UNTAGGED}`, enter, entry));
     out.push(flow(0, 105, `in_port=${m.ofport}`, 'drop'));
     out.push(...memberEgressFlows(m));
     out.push(flow(T.switch, 100, `${REG_ZONE}=${zone},dl_dst=${m.mac}`, [setReg(REG_PORT, m.ofport), setReg(REG_POLICY, policyOf(m)), resubmit(T.ingress)].join(',')));
   }
   // Priority-tagged frames (VID 0) are accepted by access ports too: strip them, or they'd bypass.
-  const untaggedEntries = (p: number) => [flow(0, 100, `in_port=${p},${UNTAGGED}`, toSwitch), flow(0, 100, `in_port=${p},${PRIORITY_TAGGED}`, `strip_vlan,${toSwitch}`)];
-  for (const p of plainAccess) out.push(...untaggedEntries(p));
+  const untaggedEntries = (p: number, qos: PortQos = {}) => [
+    ...qosEntryFlows(qos, 100, `in_port=${p},${UNTAGGED}`, toSwitch, entry),
+    ...qosEntryFlows(qos, 100, `in_port=${p},${PRIORITY_TAGGED}`, `strip_vlan,${toSwitch}`, entry),
+  ];
+  for (const p of plainAccess) out.push(...untaggedEntries(p, qosOf.get(p)));
   for (const p of trunks) {
     if (tagged) out.push(flow(0, 100, `in_port=${p},dl_vlan=${net.vlan}`, `strip_vlan,${setReg(REG_FLAGS, RETAG_FLAG)},${toSwitch}`));
     else out.push(...untaggedEntries(p));
