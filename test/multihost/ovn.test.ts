@@ -270,6 +270,15 @@ test('security groups across hosts: one definition in NB for every host, ACLs pe
   let dropped = false;
   while (!dropped && Date.now() - t1 < 10_000) dropped = !(await ping(other.ns, srv.ip, 1));
   assert.ok(dropped, 'not a member any more');
+  // NB loses the memberships (a user's edit, a restored database): each host's reconcile loop puts back its own.
+  const pgs = (await lab.nbctl('--bare', '--columns=name', 'find', 'Port_Group', 'external_ids:ocn-owner=ovs-container-network')).split('\n').filter(Boolean);
+  for (const pg of pgs) await lab.nbctl('clear', 'Port_Group', pg, 'ports');
+  assert.ok(await ping(other.ns, srv.ip, 1), 'unfiltered while NB has lost the memberships');
+  const t2 = Date.now();
+  let refiltered = false;
+  while (!refiltered && Date.now() - t2 < 15_000) refiltered = !(await ping(other.ns, srv.ip, 1));
+  console.log(`# OVN: memberships NB lost restored by the reconcile loop, filtering again after ${Date.now() - t2} ms`);
+  assert.ok(refiltered, 'filtered again');
   const inUse = await call(plugins[1], 'sg.delete', { name: 'web', tenant: 'tsg' });
   assert.equal(inUse.error?.data?.code, 'SECURITY_GROUP_IN_USE', JSON.stringify(inUse));
   for (const c of [srv, cli, other]) await detach(c);
