@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { JSONRPCClient, JSONRPCErrorException } from 'json-rpc-2.0';
 import { CONTROL_PATH } from './server/control';
 import { InputError } from './util/errors';
+import { captureMain, CAPTURE_USAGE } from './mirror/capture-cli';
 
 const USAGE = `Usage: ovs-container-network ctl [--name NAME] [--plugin-dir DIR] METHOD [JSON-PARAMS]
 Methods: networks.list, endpoints.list, pools.list, peers.get, tunnels.status,
@@ -13,7 +14,10 @@ Methods: networks.list, endpoints.list, pools.list, peers.get, tunnels.status,
     "ingress": [{"protocol": "tcp", "ports": "80", "remote": "10.0.0.0/8"}, {"protocol": "icmp", "remote": {"group": "web"}}],
     "egress": [{"protocol": "all", "remote": "0.0.0.0/0"}]}',
   sg.attach / sg.detach '{"endpoint": ID-OR-PREFIX, "groups": ["web"]}',
-  nat.list, nat.add '{"router": R, "external_ip": IP, "logical_ip": IP}', nat.remove '{"router": R, "external_ip": IP}'`;
+  nat.list, nat.add '{"router": R, "external_ip": IP, "logical_ip": IP}', nat.remove '{"router": R, "external_ip": IP}',
+  mirror.list, mirror.delete '{"id": ID}', mirror.create '{"endpoint": ID-OR-PREFIX | "network": ID, "direction": "both|in|out",
+    "output": {"type": "interface", "name": "mir0"} | {"type": "gre"|"erspan", "remote_ip": IP, "key": N}}'
+${CAPTURE_USAGE}`;
 
 function post(socketPath: string, body: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -36,6 +40,7 @@ export async function ctlMain(argv: string[], env: NodeJS.ProcessEnv): Promise<v
     else if (argv[i] === '--plugin-dir') dir = argv[++i] ?? '';
     else rest.push(argv[i]);
   }
+  if (rest[0] === 'capture') return captureMain(argv, env);
   const [method, params] = rest;
   if (!method) throw new InputError(USAGE);
   let parsed: unknown;

@@ -39,6 +39,7 @@ import { ConnectionState, namingDb } from './heal/connection-state';
 import { StartupLoop, within } from './heal/startup';
 import { OvsHealer } from './heal/ovs-healer';
 import { composeSecurityGroups } from './secgroups/compose';
+import { composeMirrors } from './mirror/mirrors';
 
 /** Tables and columns the daemon replicates from the Open_vSwitch database. */
 export { VSWITCH_MONITOR };
@@ -129,7 +130,11 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     name: config.name, db, links, log: log.child({ component: 'pool' }), settings: { min: config.poolMin, max: config.poolMax },
     alias: vethAlias(config.name), networks: registry.networks, locks: registry.locks, accessVlan: (net) => backends.of(net).portAccess(net),
   });
-  const driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, registry, backends, pool, hostSettings: () => root.refresh(), securityGroups: sg.service });
+  const mirrors = composeMirrors({
+    name: config.name, db, registry, links, ovsdbRemote: config.ovsdb, accessVlan: (net) => backends.of(net).portAccess(net),
+    log: log.child({ component: 'mirror' }), ready: () => readyWithin(),
+  });
+  const driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, registry, backends, pool, hostSettings: () => root.refresh(), securityGroups: sg.service, mirrors });
 
   const localDb = new ConnectionState(client);
   let firewallApplied = false;
@@ -159,6 +164,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     firewallApplied = true;
     // Filtered endpoints' flows as this daemon renders them (ovs-vswitchd kept the old ones meanwhile).
     await sg.enforcer.sync();
+    // Mirrors whose source went while we were down, and captures a crash cut short.
+    await mirrors.reconcile().catch((err) => log.warn({ err: String(err) }, 'mirror leftovers not reconciled'));
     log.info({ ...report, staleEndpoints: report.staleEndpoints.length, orphanVeths: report.orphanVeths.length, networks: driver.networks.size, ovnNb: nb ? (nb.online ? 'reconciled' : 'not reachable') : 'none', ms: Date.now() - started }, 'state loaded and reconciled');
   }, log);
   const ready = startup.done;
@@ -184,7 +191,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const readyWithin = (): Promise<void> => within(ready, config.stateTimeoutMs, missing);
 
   const socketPath = path.join(config.pluginDir, `${config.name}.sock`);
-  const control = createControlServer({ driver, ipam, overlay, ovn, securityGroups: sg.service });
+  const control = createControlServer({ driver, ipam, overlay, ovn, securityGroups: sg.service, methods: [mirrors.methods] });
   const gc = fullGc();
   const collect = gc && (() => {
     const before = process.memoryUsage();
@@ -196,13 +203,14 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   });
   // The deletion worker goes too: deletions come in bursts and it holds a V8 isolate of its own.
   const idleGc = new IdleCollector(() => void linkDeleter.release().then(() => collect?.()));
-  const server = await listenPluginSocket({ socketPath, drivers: { network: driver, ipam }, control, logger: log, ready: readyWithin, onRequest: () => idleGc.activity() });
+  const server = await listenPluginSocket({ socketPath, drivers: { network: driver, ipam }, control, logger: log, ready: readyWithin, onRequest: () => idleGc.activity(), routes: mirrors.routes });
   // Loading state and reconciling is a burst of its own: a daemon no request reaches would
   // otherwise keep that garbage for as long as V8 happens not to collect it.
   void ready.then(() => idleGc.activity(), () => undefined);
   log.info({ socket: socketPath, ovsdb: config.ovsdb, ms: Date.now() - started }, 'listening');
 
   const stop = async (): Promise<void> => {
+    await mirrors.stopCaptures();
     // close() waits for every connection; dockerd keeps idle keep-alive connections open, so
     // close those as soon as their request is answered (in-flight requests still finish).
     const idle = setInterval(() => server.closeIdleConnections(), 50);

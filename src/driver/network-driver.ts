@@ -27,6 +27,7 @@ import type { Backends, KnownState } from '../backends/backend';
 import type { Registry } from './registry';
 import type { PooledPort, PortPool } from '../pool/port-pool';
 import type { SecurityGroups } from '../secgroups/service';
+import type { MirrorComponents } from '../mirror/mirrors';
 
 export interface DriverDeps {
   name: string;
@@ -47,6 +48,8 @@ export interface DriverDeps {
   hostSettings?: () => Promise<Readonly<Record<string, string>>>;
   /** Which security groups a network's or endpoint's option names (checked to exist). */
   securityGroups?: Pick<SecurityGroups, 'forEndpoint' | 'checkNetwork'>;
+  /** Mirrors whose source goes with an endpoint or network. */
+  mirrors?: Pick<MirrorComponents, 'forgetEndpoint' | 'forgetNetwork'>;
 }
 
 const GENERIC = 'com.docker.network.generic';
@@ -257,6 +260,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
     return this.lock.run(`net:${req.NetworkID}`, async () => {
       const rec = this.networks.get(req.NetworkID);
       if (rec) {
+        await this.d.mirrors?.forgetNetwork(rec.id).catch((err) => this.d.log.warn({ network: short(rec.id), err: String(err) }, 'mirrors of the network not removed'));
         await this.removeNetwork(rec);
         this.d.log.info({ network: short(rec.id) }, 'network deleted');
       }
@@ -412,6 +416,7 @@ export class OvsNetworkDriver implements P.NetworkDriver {
 
   /** Port and record in one transaction, then the veth and what the backend has outside. */
   private async removeEndpoint(ep: Endpoint): Promise<void> {
+    await this.d.mirrors?.forgetEndpoint(ep.id).catch((err) => this.d.log.warn({ endpoint: short(ep.id), err: String(err) }, 'mirrors of the endpoint not removed'));
     await this.d.kv.commit({ del: [this.intentKey(ep.id)] }, deletePortOps(this.d.db, ep.hostIf));
     this.endpoints.delete(ep.id);
     this.intents.delete(ep.id);

@@ -1,6 +1,7 @@
 // OVS Mirror rows and their output ports on one bridge: the operations that make and remove
 // them, how the daemon's mirrors are read back (the Mirror table is not monitored: a `select`
 // when listing or deleting is enough), and the revalidator purge a new or removed mirror needs.
+// Also the words the mirror modules share: directions, outputs, their error.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import execa from 'execa';

@@ -65,7 +65,8 @@ function sgMethod<T>(fn: (params: unknown) => T | Promise<T>): (params: unknown)
 }
 
 export function createControlServer(d: ControlDeps): JSONRPCServer {
-  const rpc = new JSONRPCServer();
+  // Refusals go back to the caller as JSON-RPC errors; the library would also print each to stderr.
+  const rpc = new JSONRPCServer({ errorListener: () => undefined });
   for (const add of d.methods ?? []) add(rpc);
   const sg = d.securityGroups;
   if (sg) {
