@@ -33,13 +33,15 @@ import { RootExternalIds } from './ovs/open-vswitch';
 import * as os from 'node:os';
 import * as fs from 'node:fs';
 import { OverlayManager, parsePeers } from './overlay/overlay';
-import { createControlServer } from './server/control';
+import { createControlServer, registerQosMethods } from './server/control';
 import { fullGc, IdleCollector } from './util/idle-gc';
 import { ConnectionState, namingDb } from './heal/connection-state';
 import { StartupLoop, within } from './heal/startup';
 import { OvsHealer } from './heal/ovs-healer';
 import { composeSecurityGroups } from './secgroups/compose';
 import { composeMirrors } from './mirror/mirrors';
+import { PlainQos } from './qos/ovs-qos';
+import { QosService } from './qos/service';
 
 /** Tables and columns the daemon replicates from the Open_vSwitch database. */
 export { VSWITCH_MONITOR };
@@ -115,7 +117,12 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const nb = nbClient && new ConnectionState(nbClient);
   const nbDb = nbClient && namingDb(dbFromClient(nbClient), nb!, `OVN NB at ${config.ovnNb}`);
   const ovn = nbDb ? new OvnNetworks({ nb: nbDb, host: hostId, log: log.child({ component: 'ovn' }) }) : undefined;
-  const sg = composeSecurityGroups({ name: config.name, db, kv, registry, log: log.child({ component: 'security-groups' }), ovsdbRemote: config.ovsdb, nb: nbDb, ovn });
+  // QoS and security groups meet in the plain bridges' entry flows: each names the other lazily.
+  const sg = composeSecurityGroups({ name: config.name, db, kv, registry, log: log.child({ component: 'security-groups' }), ovsdbRemote: config.ovsdb, nb: nbDb, ovn, portQos: (id) => qos.portQos(id) });
+  const qos: QosService = new QosService({
+    db, registry, ovn, plain: new PlainQos(db, config.name, { ovsdbRemote: config.ovsdb }),
+    resync: (bridge) => sg.enforcer.sync([bridge]), log: log.child({ component: 'qos' }),
+  });
   const overlay = new OverlayManager(db, kv, config.name, config.ovsdb, () => registry.networks.values(), log.child({ component: 'overlay' }), { geneve: config.overlayGenevePort, vxlan: config.overlayVxlanPort });
   const configuredPeers = (): string[] | undefined => {
     if (config.peersFile) return parsePeers(fs.readFileSync(config.peersFile, 'utf8'), '--peers-file');
@@ -124,7 +131,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const backends = composeBackends({
     name: config.name, db, links, firewall, log, isOurSpace: (s) => ipam.isOurSpace(s),
     overlay, underlayMtu: config.underlayMtu, ovn, nbOnline: () => !!nb?.online, ovnPortTimeoutMs: config.ovnPortTimeoutMs,
-    sgFlows: sg.enforcer,
+    sgFlows: sg.enforcer, qos,
   });
   const pool = new PortPool({
     name: config.name, db, links, log: log.child({ component: 'pool' }), settings: { min: config.poolMin, max: config.poolMax },
@@ -134,7 +141,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     name: config.name, db, registry, links, ovsdbRemote: config.ovsdb, accessVlan: (net) => backends.of(net).portAccess(net),
     log: log.child({ component: 'mirror' }), ready: () => readyWithin(),
   });
-  const driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, registry, backends, pool, hostSettings: () => root.refresh(), securityGroups: sg.service, mirrors });
+  const driver = new OvsNetworkDriver({ name: config.name, scope: config.scope, db, links, kv, ipam, firewall, log, registry, backends, pool, hostSettings: () => root.refresh(), securityGroups: sg.service, mirrors, qos });
 
   const localDb = new ConnectionState(client);
   let firewallApplied = false;
@@ -175,6 +182,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     networkIds: () => driver.networks.keys(),
     healHost: async () => {
       await backends.healHosts(() => driver.known(), (b, err) => log.warn({ backend: b.kind, err: String(err) }, 'heal: host state not re-applied'));
+      await qos.heal().catch((err) => log.warn({ err: String(err) }, 'heal: QoS not re-applied'));
       await sg.enforcer.heal().catch((err) => log.warn({ err: String(err) }, 'heal: security group flows not re-applied'));
       await collector.passIfDue();
     },
@@ -191,7 +199,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const readyWithin = (): Promise<void> => within(ready, config.stateTimeoutMs, missing);
 
   const socketPath = path.join(config.pluginDir, `${config.name}.sock`);
-  const control = createControlServer({ driver, ipam, overlay, ovn, securityGroups: sg.service, methods: [mirrors.methods] });
+  const control = createControlServer({ driver, ipam, overlay, ovn, securityGroups: sg.service, methods: [mirrors.methods, (rpc) => registerQosMethods(rpc, qos)] });
   const gc = fullGc();
   const collect = gc && (() => {
     const before = process.memoryUsage();

@@ -32,11 +32,13 @@ export interface BackendParts {
   ovnPortTimeoutMs?: number;
   /** Security groups' conntrack flows on plain bridges. */
   sgFlows?: BridgeDeps['sg'];
+  /** Endpoints' QoS on plain bridges. */
+  qos?: BridgeDeps['qos'];
 }
 
 export function composeBackends(p: BackendParts): Backends {
   const infra = new NetworkInfra(p.db, p.links, p.name);
-  const bridge = { db: p.db, infra, firewall: p.firewall, log: p.log, portReadyTimeoutMs: p.portReadyTimeoutMs, sg: p.sgFlows };
+  const bridge = { db: p.db, infra, firewall: p.firewall, log: p.log, portReadyTimeoutMs: p.portReadyTimeoutMs, sg: p.sgFlows, qos: p.qos };
   return new Backends({
     bridge: new BridgeBackend(bridge),
     overlay: p.overlay && new OverlayBackend({ ...bridge, overlay: p.overlay, underlayMtu: p.underlayMtu }),

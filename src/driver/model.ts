@@ -2,6 +2,7 @@
 import type { IPAMData } from '../protocol/network';
 import type { Datapath, NetworkOptions } from './options';
 import type { PublishedPort } from '../net/firewall';
+import { decodeQos, effectiveQos, encodeQos, isEmptyQos, mergeQos, type QosSpec } from '../qos/model';
 
 export interface NetworkRecord {
   id: string;
@@ -41,6 +42,8 @@ export interface Endpoint {
   ports: PublishedPort[];
   /** Security groups (names within the network's tenant); none: unfiltered. */
   securityGroups?: string[];
+  /** Its own QoS keys (`--driver-opt qos.*`, qos.set), over the network's. */
+  qos?: QosSpec;
 }
 
 export const DEFAULT_MTU = 1500;
@@ -65,6 +68,7 @@ export function endpointToIds(ep: Endpoint, net: NetworkRecord): Record<string, 
   if (net.options.tenantId) ids[EP.tenant] = net.options.tenantId;
   if (ep.ports.length) ids[EP.ports] = JSON.stringify(ep.ports);
   if (ep.securityGroups?.length) ids[EP.securityGroups] = ep.securityGroups.join(',');
+  if (ep.qos && !isEmptyQos(ep.qos)) ids[EP.qos] = encodeQos(ep.qos);
   return ids;
 }
 
@@ -88,6 +92,7 @@ export function endpointFromIds(hostIf: string, ids: Record<string, string>): En
     macGenerated: ids[EP.macGenerated] === 'true',
     ports,
     securityGroups: ids[EP.securityGroups] ? ids[EP.securityGroups].split(',').filter(Boolean) : undefined,
+    qos: ids[EP.qos] ? safeDecodeQos(ids[EP.qos]) : undefined,
   };
 }
 
@@ -97,6 +102,20 @@ export function endpointFromIds(hostIf: string, ids: Record<string, string>): En
  * An intent without an owned Interface row is a creation that never finished (no answer reached
  * Docker), so start-up removes what it made; dockerd re-sends the request if it still wants it.
  */
+/** A record's QoS; one this daemon cannot read is taken as none (the network's applies). */
+function safeDecodeQos(v: string): QosSpec | undefined {
+  try {
+    return decodeQos(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What is applied to an endpoint: its own QoS keys over its network's, zeros (unlimited) dropped. */
+export function endpointQos(net: NetworkRecord, ep: Endpoint): QosSpec {
+  return effectiveQos(mergeQos(net.options.qos ?? {}, ep.qos ?? {}));
+}
+
 export interface EndpointIntent {
   id: string;
   networkId: string;

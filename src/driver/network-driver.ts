@@ -28,6 +28,7 @@ import type { Registry } from './registry';
 import type { PooledPort, PortPool } from '../pool/port-pool';
 import type { SecurityGroups } from '../secgroups/service';
 import type { MirrorComponents } from '../mirror/mirrors';
+import type { QosService } from '../qos/service';
 
 export interface DriverDeps {
   name: string;
@@ -50,6 +51,8 @@ export interface DriverDeps {
   securityGroups?: Pick<SecurityGroups, 'forEndpoint' | 'checkNetwork'>;
   /** Mirrors whose source goes with an endpoint or network. */
   mirrors?: Pick<MirrorComponents, 'forgetEndpoint' | 'forgetNetwork'>;
+  /** An endpoint's own QoS keys from its options (checked with the network's). */
+  qos?: Pick<QosService, 'forEndpoint'>;
 }
 
 const GENERIC = 'com.docker.network.generic';
@@ -293,7 +296,8 @@ export class OvsNetworkDriver implements P.NetworkDriver {
       const mac = macGenerated ? macFor(ipv4, ipv6, req.EndpointID) : normaliseMac(iface.MacAddress);
       const names = vethNames(req.EndpointID);
       const securityGroups = await this.d.securityGroups?.forEndpoint(net, req.Options?.security_groups);
-      const ep: Endpoint = { id: req.EndpointID, networkId: net.id, hostIf: names.host, peerIf: names.container, mac, ipv4, ipv6, macGenerated, ports: [], securityGroups };
+      const qos = this.d.qos?.forEndpoint(net, req.Options);
+      const ep: Endpoint = { id: req.EndpointID, networkId: net.id, hostIf: names.host, peerIf: names.container, mac, ipv4, ipv6, macGenerated, ports: [], securityGroups, qos };
       const bridge = findBridge(this.d.db, net.options.bridge);
       if (!bridge) throw new InputError(`CreateEndpoint: bridge ${net.options.bridge} of network ${short(net.id)} no longer exists; remove and recreate the network`);
       const pooled = await this.d.pool?.takeOrWait(net);

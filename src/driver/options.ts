@@ -3,6 +3,7 @@
 import { isIPv4 } from 'node:net';
 import { InputError } from '../util/errors';
 import { NAME_RE } from '../secgroups/model';
+import { effectiveQos, isEmptyQos, isQosKey, parseQos, QOS_OPTION_DOCS, type QosSpec } from '../qos/model';
 
 export const MTU_KEY = 'com.docker.network.driver.mtu';
 export type Datapath = 'system' | 'netdev';
@@ -41,6 +42,8 @@ export interface NetworkOptions {
   securityGroups?: string[];
   /** IGMP/MLD snooping: multicast only to the ports that joined a group. */
   multicast?: 'snoop' | 'flood';
+  /** Rate limits and DSCP of every endpoint (an endpoint's own keys override them). */
+  qos?: QosSpec;
 }
 
 interface OptionDoc {
@@ -71,6 +74,7 @@ export const OPTION_DOCS: OptionDoc[] = [
   { key: 'ovn.physnet', accepts: 'name', help: 'localnet network name mapped to a bridge by ovn-bridge-mappings on the gateway chassis (default physnet)' },
   { key: 'security_groups', accepts: 'group names, comma-separated', help: "security groups (of the network's tenant) every endpoint is in: only what their rules allow reaches or leaves it (stateful); an endpoint's --driver-opt security_groups replaces them; none: unfiltered" },
   { key: 'multicast', accepts: 'snoop | flood', help: "snoop: IGMP/MLD snooping, a group's traffic reaches only the ports that joined it (plain networks: the bridge's snooping, shared by the networks on it; OVN: the switch's mcast_snoop); flood (default): to every port" },
+  ...QOS_OPTION_DOCS.map((d) => ({ key: d.key, accepts: d.accepts, help: `${d.help}, for every endpoint (an endpoint's --driver-opt ${d.key} overrides it)` })),
   { key: 'dhcp', accepts: 'true | false', help: 'OVN native DHCP on the switch (router, DNS, lease time, domain, MTU)' },
   { key: 'ipam', accepts: 'ovn', help: 'same as dhcp=true: addresses are also served by OVN DHCP' },
   { key: 'dhcp.dns', accepts: 'IPs, comma-separated', help: 'DNS servers handed out by OVN DHCP' },
@@ -186,8 +190,14 @@ export function parseNetworkOptions(generic: Record<string, unknown> | undefined
       case 'security_groups': o.securityGroups = groupNames(key, v); break;
       case 'multicast': o.multicast = oneOf(key, v, ['snoop', 'flood'] as const); break;
       default:
+        if (isQosKey(key)) break; // parsed together below
         throw new InputError(`unknown option "${key}"; known options: ${known.join(', ')}`);
     }
+  }
+  const qos = parseQos(generic ?? {});
+  if (!isEmptyQos(qos)) {
+    effectiveQos(qos); // a burst without a rate is refused now, not at the first attach
+    o.qos = qos;
   }
   if (mtu !== undefined && dockerMtu !== undefined && mtu !== dockerMtu) {
     throw new InputError(`options mtu=${mtu} and ${MTU_KEY}=${dockerMtu} conflict: give one of them`);

@@ -49,6 +49,8 @@ export const EP = {
   macGenerated: 'ocn-mac-generated',
   /** Security group names (of the network's tenant), comma-separated. */
   securityGroups: 'ocn-sgs',
+  /** The endpoint's own QoS keys (over the network's): `qos.max_rate=50,qos.dscp=46`. */
+  qos: 'ocn-qos',
 } as const;
 
 /** Logical_Switch: one key per network (on any host) using the switch, `ocn-ref-<host>-<network>`. */

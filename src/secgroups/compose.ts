@@ -13,6 +13,7 @@ import type { Logger } from '../util/log';
 import { LocalSgStore, NbSgStore, type SgStore } from './store';
 import { PlainSgEnforcer } from './ovs-enforcer';
 import { SgFlowApplier } from './ovs-firewall';
+import type { PortQos } from './ovs-flows';
 import { SecurityGroups } from './service';
 
 export interface SgParts {
@@ -26,6 +27,8 @@ export interface SgParts {
   /** OVN NB and the OVN side of networks, when the daemon has OVN. */
   nb?: Db;
   ovn?: OvnNetworks;
+  /** A port's meter and DSCP, which a filtered port's entry flows apply. */
+  portQos?: (endpointId: string) => PortQos | undefined;
 }
 
 export interface SgComponents {
@@ -39,7 +42,7 @@ export interface SgComponents {
 export function composeSecurityGroups(p: SgParts): SgComponents {
   const local = p.nb ? undefined : new LocalSgStore(p.kv, p.name);
   const store: SgStore = local ?? new NbSgStore(p.nb!, (lsp) => [...p.registry.endpoints.keys()].some((id) => lspName(id) === lsp));
-  const enforcer = new PlainSgEnforcer(p.db, p.registry, () => store, new SgFlowApplier(p.ovsdbRemote), p.log);
+  const enforcer = new PlainSgEnforcer(p.db, p.registry, () => store, new SgFlowApplier(p.ovsdbRemote), p.log, p.portQos);
   const record = async (ep: Endpoint, groups: string[]): Promise<void> => {
     const iface = findInterface(p.db, ep.hostIf);
     if (!iface) throw new Error(`port ${ep.hostIf} of endpoint ${ep.id.slice(0, 12)} is not in OVSDB`);

@@ -12,7 +12,7 @@ import { vsByName } from '../ovs/tables';
 import type { Logger } from '../util/log';
 import { type SgMember, sgKey } from './model';
 import type { SgStore } from './store';
-import { type BridgeSgInput, renderSgFlows } from './ovs-flows';
+import { type BridgeSgInput, type PortQos, renderSgFlows } from './ovs-flows';
 import { patchNames } from '../overlay/flows';
 import type { SgFlowApplier } from './ovs-firewall';
 import { tenantOf } from './service';
@@ -23,7 +23,8 @@ export class PlainSgEnforcer {
   /** What each bridge has of ours, as last applied (flow lines). */
   private readonly applied = new Map<string, string[]>();
 
-  constructor(private readonly db: Db, private readonly registry: Registry, private readonly store: () => SgStore, private readonly flows: SgFlowApplier, private readonly log: Logger) {}
+  /** `portQos`: a port's meter and DSCP, which its entry flows apply (QoS in place before they name it). */
+  constructor(private readonly db: Db, private readonly registry: Registry, private readonly store: () => SgStore, private readonly flows: SgFlowApplier, private readonly log: Logger, private readonly portQos: (endpointId: string) => PortQos | undefined = () => undefined) {}
 
   /** Whether any plain endpoint on the bridge is in a group (then every change there re-renders). */
   private filtered(bridge: string): boolean {
@@ -94,7 +95,7 @@ export class PlainSgEnforcer {
   render(bridge: string): string[] {
     const store = this.store();
     const groups = new Map(store.list().map((g) => [sgKey(g.tenant, g.name), g]));
-    const members: (SgMember & { ofport: number })[] = [];
+    const members: (SgMember & PortQos & { ofport: number })[] = [];
     const byNet = new Map<string, BridgeSgInput['networks'][number]>();
     const addresses = new Map<string, { ipv4: string[]; ipv6: string[] }>();
     for (const net of this.registry.networks.values()) {
@@ -118,7 +119,7 @@ export class PlainSgEnforcer {
       const entry = byNet.get(net.id);
       const ofport = this.ofport(ep.hostIf);
       if (!entry || ofport === undefined) continue;
-      const m = { endpointId: ep.id, networkId: net.id, port: ep.hostIf, mac: ep.mac, ipv4: ep.ipv4?.split('/')[0], ipv6: ep.ipv6?.split('/')[0], groups: keys, ofport };
+      const m = { endpointId: ep.id, networkId: net.id, port: ep.hostIf, mac: ep.mac, ipv4: ep.ipv4?.split('/')[0], ipv6: ep.ipv6?.split('/')[0], groups: keys, ofport, ...this.portQos(ep.id) };
       members.push(m);
       entry.members.push(m);
     }

@@ -8,6 +8,8 @@ import type { OverlayManager } from '../overlay/overlay';
 import type { OvnNetworks } from '../backends/ovn/ovn-network';
 import type { SecurityGroups } from '../secgroups/service';
 import { SgError } from '../secgroups/model';
+import type { QosService } from '../qos/service';
+import { InputError } from '../util/errors';
 
 export const CONTROL_PATH = '/ocn/v1/rpc';
 
@@ -97,4 +99,18 @@ export function createControlServer(d: ControlDeps): JSONRPCServer {
   rpc.addMethod('nat.add', async (p: unknown) => { await needOvn().addNat(str(p, 'router'), str(p, 'external_ip'), str(p, 'logical_ip')); return needOvn().listNat(); });
   rpc.addMethod('nat.remove', async (p: unknown) => { await needOvn().removeNat(str(p, 'router'), str(p, 'external_ip')); return needOvn().listNat(); });
   return rpc;
+}
+
+/** qos.get / qos.set on a running endpoint; bad keys or values are invalid params naming the option. */
+export function registerQosMethods(rpc: JSONRPCServer, qos: QosService): void {
+  const invalid = <T>(fn: (p: unknown) => T | Promise<T>) => async (p: unknown): Promise<T> => {
+    try {
+      return await fn(p);
+    } catch (err) {
+      if (err instanceof InputError) throw new JSONRPCErrorException(err.message, JSONRPCErrorCode.InvalidParams);
+      throw err;
+    }
+  };
+  rpc.addMethod('qos.get', invalid((p) => qos.get(p)));
+  rpc.addMethod('qos.set', invalid((p) => qos.set(p)));
 }

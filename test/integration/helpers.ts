@@ -2,9 +2,11 @@
 // (a namespace the test owns) where dockerd would move the veth.
 import * as crypto from 'node:crypto';
 import assert from 'node:assert/strict';
-import type { Plugin } from '../harness/plugin';
+import { before, after } from 'node:test';
+import { startPlugin, type Plugin } from '../harness/plugin';
+import { ensureSystemOvs, vsctlRun } from '../harness/ovs';
 import { run, runOk } from '../harness/exec';
-import { createNetns } from '../harness/netns';
+import { createNetns, deleteNetns } from '../harness/netns';
 
 export const hexId = () => crypto.randomBytes(32).toString('hex');
 
@@ -82,4 +84,22 @@ export async function waitGone(name: string, ms = 5000): Promise<boolean> {
 export async function arpReachable(ns: string, target: string): Promise<boolean> {
   const r = await run('ip', ['netns', 'exec', ns, 'busybox', 'arping', '-c', '2', '-w', '2', '-I', 'eth0', target], { timeoutMs: 10_000 });
   return /Received [1-9]/.test(r.stdout + r.stderr);
+}
+
+/**
+ * One real daemon for a test file, started before its tests and stopped after them, with the
+ * namespaces and bridges the tests list for removal.
+ */
+export function daemonForFile(args: string[] = ['--join-grace-ms', '0']): { plugin: () => Plugin; namespaces: string[]; bridges: string[] } {
+  const state: { p?: Plugin; namespaces: string[]; bridges: string[] } = { namespaces: [], bridges: [] };
+  before(async () => {
+    await ensureSystemOvs();
+    state.p = await startPlugin({ args });
+  });
+  after(async () => {
+    await state.p?.stop();
+    for (const ns of state.namespaces) await deleteNetns(ns);
+    for (const br of state.bridges) await vsctlRun('--if-exists', 'del-br', br);
+  });
+  return { plugin: () => state.p!, namespaces: state.namespaces, bridges: state.bridges };
 }

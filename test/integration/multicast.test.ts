@@ -2,33 +2,23 @@
 // that joined a group gets the stream, one that did not join never sees it on its wire; on a
 // network without snooping the same bystander does see it (so the test can tell the two apart).
 // The bridge's snooping goes off with the last network that asked for it.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { startPlugin, Plugin } from '../harness/plugin';
-import { ensureSystemOvs, vsctl, vsctlRun } from '../harness/ovs';
+import type { Plugin } from '../harness/plugin';
+import { vsctl } from '../harness/ovs';
 import { run, sleep } from '../harness/exec';
 import { deleteNetns, nsExec, nsSpawn } from '../harness/netns';
 import { repoRoot } from '../harness/paths';
-import { ok, hexId, createNetworkBody, attach } from './helpers';
+import { ok, hexId, createNetworkBody, attach, daemonForFile } from './helpers';
 
 const tag = crypto.randomBytes(2).toString('hex');
 const MCAST = path.join(repoRoot(), 'test', 'harness', 'mcast.py');
 const GROUP = '239.7.7.7';
+const daemon = daemonForFile();
+const { namespaces, bridges } = daemon;
 let p: Plugin;
-const namespaces: string[] = [];
-const bridges: string[] = [];
-
-before(async () => {
-  await ensureSystemOvs();
-  p = await startPlugin({ args: ['--join-grace-ms', '0'] });
-});
-after(async () => {
-  await p?.stop();
-  for (const ns of namespaces) await deleteNetns(ns);
-  for (const br of bridges) await vsctlRun('--if-exists', 'del-br', br);
-});
 
 /** Sender, receiver (joins GROUP) and bystander (does not) on a new network; what each saw. */
 async function stream(opts: Record<string, string>, subnet: string, short: string): Promise<{ received: number; bystanderSaw: number; networkId: string; mdb: string }> {
@@ -55,6 +45,7 @@ async function stream(opts: Record<string, string>, subnet: string, short: strin
 }
 
 test('multicast=snoop: the joined receiver gets the stream, the bystander never sees it; without snooping it floods', async () => {
+  p = daemon.plugin();
   const snoop = await stream({ multicast: 'snoop' }, '10.231.0', 's');
   assert.equal(await vsctl('get', 'Bridge', bridges[0], 'mcast_snooping_enable'), 'true');
   assert.ok(snoop.received >= 45, `the receiver got ${snoop.received}/50`);
@@ -74,6 +65,7 @@ test('multicast=snoop: the joined receiver gets the stream, the bystander never 
 });
 
 test('multicast: a bad value is refused naming the option', async () => {
+  p = daemon.plugin();
   const r = await p.call<{ Err?: string }>('NetworkDriver.CreateNetwork', createNetworkBody(hexId(), '10.233.0.0/24', undefined, { bridge: `brmx${tag}`, multicast: 'yes' }));
   assert.match(r.body.Err ?? '', /option multicast: "yes" is not valid; accepted: snoop \| flood/);
 });

@@ -21,6 +21,8 @@ export interface BridgeDeps {
   portReadyTimeoutMs?: number;
   /** Security groups' conntrack flows, rendered again as endpoints come and go. */
   sg?: { joined(net: NetworkRecord, ep: Endpoint): Promise<void>; left(net: NetworkRecord): Promise<void> };
+  /** Endpoints' QoS (meters, flows, HTB rows): in place before the security-group flows naming the meter. */
+  qos?: { joined(net: NetworkRecord, ep: Endpoint): Promise<void>; left(ep: Endpoint): Promise<void> };
 }
 
 export class BridgeBackend implements NetworkBackend {
@@ -72,6 +74,7 @@ export class BridgeBackend implements NetworkBackend {
     // and its address with the remote groups it was in.
     if (ep.ports.length) await this.d.firewall.apply();
     await this.d.sg?.left(net);
+    await this.d.qos?.left(ep);
   }
 
   /**
@@ -87,6 +90,7 @@ export class BridgeBackend implements NetworkBackend {
       this.d.log.warn({ endpoint: ep.id.slice(0, 12), port: ep.hostIf }, `port not reported ready by ovs-vswitchd within ${timeout} ms`);
     }
     // A filtered container must not run one moment unfiltered: its flows are in before Join answers.
+    await this.d.qos?.joined(net, ep);
     await this.d.sg?.joined(net, ep);
   }
 

@@ -19,7 +19,8 @@ import { deleteNatOps, dnatAndSnatOps, externalAddress, LB_PREFIX, natRowsOf } f
 import { planVips, PROTOCOLS, type Protocol, type Vips, vipHolderKey } from '../../ovn/published-ports';
 import type { PublishedPort } from '../../net/firewall';
 import { macFor } from '../../driver/mac';
-import type { Endpoint, NetworkRecord } from '../../driver/model';
+import { type Endpoint, type NetworkRecord, endpointQos } from '../../driver/model';
+import { clearLspQosOps, setLspQosOps } from '../../ovn/qos';
 import type { KnownState } from '../backend';
 import { DROP_PG, groupsOfPort, PG, setMembershipOps } from '../../ovn/port-group';
 import { sgKeys } from '../../secgroups/model';
@@ -253,7 +254,20 @@ export class OvnNetworks {
         externalIds: { [KEY.host]: this.ctx.host(), [EP.network]: net.id, [EP.endpoint]: ep.id },
       }),
       ...setMembershipOps(this.ctx.nb, named('newlsp'), sgKeys(net.options.tenantId, ep.securityGroups), []),
+      ...setLspQosOps(this.ctx.nb, ls, name, endpointQos(net, ep)),
     ]);
+  }
+
+  /** The endpoint's QoS rows as its record says (qos.set). */
+  async setQos(net: NetworkRecord, ep: Endpoint): Promise<void> {
+    const name = lspName(ep.id);
+    const lsp = findLsp(this.ctx.nb, name);
+    if (!lsp) throw new Error(`logical port ${name} of endpoint ${ep.id.slice(0, 12)} is not in OVN NB`);
+    await commitPlan(this.ctx.nb, () => {
+      const ls = switchOfLsp(this.ctx.nb, lsp._uuid);
+      if (!ls) throw new Error(`logical port ${name} is on no switch`);
+      return setLspQosOps(this.ctx.nb, ls, name, endpointQos(net, ep));
+    });
   }
 
   /** Port_Group memberships NB lost (a restored NB, a user's edit) put back; the drop group first of all. */
@@ -278,6 +292,6 @@ export class OvnNetworks {
   async deletePort(endpointId: string): Promise<void> {
     const lsp = findLsp(this.ctx.nb, lspName(endpointId));
     if (!lsp) return;
-    await this.ctx.nb.transact(deleteLspOps(switchOfLsp(this.ctx.nb, lsp._uuid), lsp));
+    await this.ctx.nb.transact([...clearLspQosOps(this.ctx.nb, lsp.name), ...deleteLspOps(switchOfLsp(this.ctx.nb, lsp._uuid), lsp)]);
   }
 }
