@@ -158,6 +158,26 @@ test('flows OVS lost are put back by the reconcile loop, and filtering holds aga
   assert.equal(await tcpFrom('cli', srv, 8080), 'web');
 });
 
+test("a tenant's default group, made on first use: its members reach each other, others cannot reach them, they reach anything", async () => {
+  await dockerOk(env, ['network', 'create', '-d', env.P, '--subnet', '10.99.0.0/24', '-o', `bridge=${env.bridge}`, '-o', 'tenant_id=t3', '-o', 'security_groups=default', 'sgd']);
+  const def = await rpcOk<{ ingress: unknown[]; egress: unknown[] }>('sg.get', { name: 'default', tenant: 't3' });
+  assert.deepEqual(def.ingress, [{ protocol: 'all', remote: { group: 'default' } }]);
+  await rpcOk('sg.create', { name: 'outsider', tenant: 't3', egress: [{ protocol: 'all', remote: '0.0.0.0/0' }] });
+  for (const c of ['d1', 'd2']) await dockerOk(env, ['run', '-d', '--name', c, '--network', 'sgd', IMAGE, 'sleep', '1d']);
+  await dockerOk(env, ['create', '--name', 'd3', IMAGE, 'sleep', '1d']);
+  await dockerOk(env, ['network', 'connect', '--driver-opt', 'security_groups=outsider', 'sgd', 'd3']);
+  await dockerOk(env, ['network', 'disconnect', 'bridge', 'd3']);
+  await dockerOk(env, ['start', 'd3']);
+  const [d1, d2, d3] = [await netSettings(env, 'd1', 'sgd'), await netSettings(env, 'd2', 'sgd'), await netSettings(env, 'd3', 'sgd')];
+  assert.ok(await pings(env, 'd1', d2.IPAddress), 'members of default reach each other');
+  assert.ok(await pingFails(env, 'd3', d1.IPAddress), 'a non-member cannot reach a member');
+  assert.ok(await pings(env, 'd1', d1.Gateway), 'members reach beyond the group (egress to anything): the gateway');
+  assert.ok(await pingFails(env, 'd1', d3.IPAddress), 'and the outsider accepts nothing new');
+  for (const c of ['d1', 'd2', 'd3']) await env.d.docker(['rm', '-f', c]);
+  await dockerOk(env, ['network', 'rm', 'sgd']);
+  for (const name of ['outsider', 'default']) await rpcOk('sg.delete', { name, tenant: 't3' });
+});
+
 test('groups no longer used can be deleted; nothing of them is left', async () => {
   for (const c of ['srv', 'peer', 'cli', 'bad']) await env.d.docker(['rm', '-f', c]);
   await dockerOk(env, ['network', 'rm', 'sga']);

@@ -313,6 +313,24 @@ test('multicast=snoop on an OVN switch: the joined receiver on another host gets
   for (let i = 0; i < plugins.length; i++) await ok(plugins[i], 'NetworkDriver.DeleteNetwork', { NetworkID: nets[i].id });
 });
 
+test('QoS through the daemons on an OVN network: -o qos.max_rate limits what a container sends to another host', async () => {
+  const nets = [];
+  for (const p of plugins.slice(0, 2)) nets.push(await createNetwork(p, '10.59.0.0/24', { 'ovn.switch': 'qossw', 'qos.max_rate': '50' }));
+  const srv = await attach(lab.hosts[0], plugins[0], nets[0], ns('qsrv'));
+  const cli = await attach(lab.hosts[1], plugins[1], nets[1], ns('qcli'));
+  const server = run('ip', ['netns', 'exec', srv.ns, 'iperf3', '-s', '-1'], { timeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  const r = await run('ip', ['netns', 'exec', cli.ns, 'iperf3', '-c', srv.ip, '-t', '3', '-O', '1', '-J'], { timeoutMs: 30_000 });
+  await server;
+  const mbit = (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+  console.log(`# OVN QoS through the daemon: 50 Mbit/s configured -> ${mbit.toFixed(1)} Mbit/s across hosts`);
+  assert.ok(Math.abs(mbit - 50) / 50 <= 0.15, `${mbit} Mbit/s`);
+  assert.match(await lab.nbctl('--bare', '--columns=match', 'list', 'QoS'), new RegExp(`inport == "ocn-${cli.endpointId}"`));
+  for (const c of [srv, cli]) await detach(c);
+  assert.equal(await lab.nbctl('--bare', '--columns=_uuid', 'list', 'QoS'), '', 'QoS rows gone with the ports');
+  for (let i = 0; i < 2; i++) await ok(plugins[i], 'NetworkDriver.DeleteNetwork', { NetworkID: nets[i].id });
+});
+
 test('teardown: endpoints and networks removed on every host leave no OVN rows behind', async () => {
   for (const c of ctrs.splice(0)) await detach(c);
   const nets = [...new Set((await lab.nbctl('--bare', '--columns=name', 'list', 'Logical_Switch')).split('\n').filter(Boolean))];
