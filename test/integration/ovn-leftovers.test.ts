@@ -63,3 +63,26 @@ test("a host's leftovers (references, VIPs) are collected; another host's rows a
   await h1.ovn.collectLeftovers(known([], []));
   assert.deepEqual(nbDiff(empty, await nbSnapshot(nb.observer)), [], 'nothing of ours left');
 });
+
+test("QoS rows whose logical port is gone are collected; a live port's stay", async () => {
+  const empty = await nbSnapshot(nb.observer);
+  const h1 = await ovnHost(nb.server.remote, 'hq', nb.clients);
+  const net = network('eeee0005', 'left-qos', '10.84.0.0/24');
+  await h1.ovn.bind(net);
+  const ep = { ...endpoint('e5', net, []), ipv4: '10.84.0.5/24', qos: { maxRate: 10, dscp: 46 } };
+  await h1.ovn.addPort(net, ep);
+  const ls = (await h1.nb.waitFor('Logical_Switch', (r) => (r.name === 'left-qos' ? r : undefined), 2000)) as { _uuid: string };
+  // A crash between a port's delete and its rows' (an older daemon, a user's edit): a row for a port that is not there.
+  await h1.nb.transact([
+    { op: 'insert', table: 'QoS', 'uuid-name': 'ghost', row: { direction: 'from-lport', priority: 2000, match: 'inport == "ocn-ghost"', action: ['map', [['dscp', 10]]], bandwidth: ['map', []], external_ids: ['map', [['ocn-owner', 'ovs-container-network'], ['ocn-owner-type', 'qos'], ['ocn-lsp', 'ocn-ghost']]] } },
+    { op: 'mutate', table: 'Logical_Switch', where: [['_uuid', '==', ['uuid', ls._uuid]]], mutations: [['qos_rules', 'insert', ['set', [['named-uuid', 'ghost']]]]] },
+  ]);
+  await h1.nb.waitFor('QoS', (r) => (r.match === 'inport == "ocn-ghost"' ? true : undefined), 2000);
+  const removed = await h1.ovn.collectLeftovers(known([net], [ep]));
+  assert.deepEqual(removed, ['QoS row of ocn-ghost']);
+  const rows = (await nb.observer.transact([{ op: 'select', table: 'QoS', where: [], columns: ['match'] }]))[0].rows ?? [];
+  assert.deepEqual(rows.map((r) => r.match), [`inport == "ocn-${ep.id}"`], "the live port's row stays");
+  await h1.ovn.deletePort(ep.id);
+  await h1.ovn.collectLeftovers(known([], []));
+  assert.deepEqual(nbDiff(empty, await nbSnapshot(nb.observer)), [], 'nothing of ours left');
+});

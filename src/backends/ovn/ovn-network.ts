@@ -20,7 +20,7 @@ import { planVips, PROTOCOLS, type Protocol, type Vips, vipHolderKey } from '../
 import type { PublishedPort } from '../../net/firewall';
 import { macFor } from '../../driver/mac';
 import { type Endpoint, type NetworkRecord, endpointQos } from '../../driver/model';
-import { clearLspQosOps, setLspQosOps } from '../../ovn/qos';
+import { clearLspQosOps, detachQosOps, orphanQosRows, QOS_LSP_KEY, setLspQosOps } from '../../ovn/qos';
 import type { KnownState } from '../backend';
 import { DROP_PG, groupsOfPort, PG, setMembershipOps } from '../../ovn/port-group';
 import { sgKeys } from '../../secgroups/model';
@@ -213,6 +213,12 @@ export class OvnNetworks {
       if (!lr || !Object.keys(stale).length) continue;
       await nb.transact(planVips(nb, lr, router, proto, {}, stale, host));
       removed.push(...Object.keys(stale).map((vip) => `VIP ${vip}/${proto}`));
+    }
+    // A QoS row is written with its port and removed with it; one without a port is a leftover (any host's).
+    const orphans = orphanQosRows(nb, (name) => !!findLsp(nb, name));
+    if (orphans.length) {
+      await nb.transact(detachQosOps(orphans));
+      removed.push(...orphans.map((r) => `QoS row of ${r.external_ids[QOS_LSP_KEY]}`));
     }
     if (removed.length) this.ctx.log.info({ removed }, 'NB leftovers of this host collected');
     return removed;
