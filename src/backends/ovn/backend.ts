@@ -161,6 +161,7 @@ export class OvnBackend implements NetworkBackend {
     await this.d.ovn.reReserve(net, ep.ipv4, 'ep');
     await this.d.ovn.addPort(net, ep);
     await this.d.ovn.healGroups(net, ep);
+    await this.d.ovn.setQos(net, ep); // plans nothing when NB has the rows already
   }
 
   /** What an interrupted request or a crash left in NB for this host. */
