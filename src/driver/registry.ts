@@ -5,6 +5,17 @@ import type { FirewallState } from '../net/firewall';
 import type { Endpoint, EndpointIntent, NetworkRecord } from './model';
 import { KeyedMutex } from '../util/keyed-mutex';
 
+/**
+ * The one item whose id starts with `prefix` (ids as `docker network inspect` shortens them),
+ * or how many matched: 0 (none) or more than 1 (give more of the id).
+ */
+export function uniqueByPrefix<T extends { id: string }>(items: Iterable<T>, prefix: string): T | number {
+  let found: T | undefined;
+  let count = 0;
+  for (const item of items) if (item.id.startsWith(prefix)) { found = item; count++; }
+  return count === 1 ? found! : count;
+}
+
 export class Registry {
   readonly networks = new Map<string, NetworkRecord>();
   readonly endpoints = new Map<string, Endpoint>();

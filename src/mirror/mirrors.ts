@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { JSONRPCErrorCode, JSONRPCErrorException, type JSONRPCServer } from 'json-rpc-2.0';
 import type { Db } from '../ovs/db';
 import type { Endpoint, NetworkRecord } from '../driver/model';
-import type { Registry } from '../driver/registry';
+import { type Registry, uniqueByPrefix } from '../driver/registry';
 import type { LinkOps } from '../driver/links';
 import { findPort, findInterface } from '../ovs/port';
 import { PortRefusedError, waitPortsOpen } from '../ovs/port-ready';
@@ -349,15 +349,15 @@ export class Mirrors {
 
   /** An endpoint by id or unique prefix. */
   endpoint(ref: string, field = 'endpoint'): Endpoint {
-    const found = [...this.d.registry.endpoints.values()].filter((e) => e.id.startsWith(ref));
-    if (found.length !== 1) throw new MirrorError('ENDPOINT_NOT_FOUND', `${field}: ${ref}: ${found.length ? `${found.length} endpoints start with it; give more of the id` : 'no such endpoint on this host (endpoints.list shows them)'}`, field);
-    return found[0];
+    const ep = uniqueByPrefix(this.d.registry.endpoints.values(), ref);
+    if (typeof ep === 'number') throw new MirrorError('ENDPOINT_NOT_FOUND', `${field}: ${ref}: ${ep ? `${ep} endpoints start with it; give more of the id` : 'no such endpoint on this host (endpoints.list shows them)'}`, field);
+    return ep;
   }
 
   private network(ref: string): NetworkRecord {
-    const found = [...this.d.registry.networks.values()].filter((n) => n.id.startsWith(ref));
-    if (found.length !== 1) throw new MirrorError('NETWORK_NOT_FOUND', `network: ${ref}: ${found.length ? `${found.length} networks start with it; give more of the id` : 'no such network on this host (networks.list shows them)'}`, 'network');
-    return found[0];
+    const net = uniqueByPrefix(this.d.registry.networks.values(), ref);
+    if (typeof net === 'number') throw new MirrorError('NETWORK_NOT_FOUND', `network: ${ref}: ${net ? `${net} networks start with it; give more of the id` : 'no such network on this host (networks.list shows them)'}`, 'network');
+    return net;
   }
 }
 

@@ -4,7 +4,7 @@ import type { Operation, OperationResult, Row, WireRow } from '../ovsdb/types';
 import type { Db, OwnerType } from './db';
 import { type VsRow, vsByName, vsOwned } from './tables';
 import { bridgeAddPortOp, bridgeDeletePortOp, bridgeOfPort } from './bridge';
-import { map, mapPut, named, byUuid, insertRefs, deleteRefs, set } from './wire';
+import { map, mapDelete, mapPut, named, byUuid, insertRefs, deleteRefs, set } from './wire';
 
 export const PORT_TABLE = 'Port';
 export const INTERFACE_TABLE = 'Interface';
@@ -83,6 +83,24 @@ export function findInterface(db: Db, name: string): VsRow<'Interface'> | undefi
 export function setInterfaceExternalIdsOps(db: Db, name: string, ids: Record<string, string>): Operation[] {
   const iface = findInterface(db, name);
   return iface ? [{ op: 'mutate', table: INTERFACE_TABLE, where: byUuid(iface._uuid), mutations: mapPut('external_ids', ids) }] : [];
+}
+
+/**
+ * Sets one key of an endpoint's record (its Interface's external_ids), or removes it when
+ * `value` is undefined. Throws when the port is not in OVSDB: the record would be lost.
+ */
+export async function recordEndpointKey(db: Db, port: string, key: string, value: string | undefined): Promise<void> {
+  const iface = findInterface(db, port);
+  if (!iface) throw new Error(`port ${port} is not in OVSDB`);
+  const mutations = value === undefined ? mapDelete('external_ids', [key]) : mapPut('external_ids', { [key]: value });
+  await db.transact([{ op: 'mutate', table: INTERFACE_TABLE, where: byUuid(iface._uuid), mutations }]);
+}
+
+/** The OpenFlow port number ovs-vswitchd gave the port, once it opened it (flows and meters name it). */
+export function openOfport(db: Db, name: string): number | undefined {
+  const p = findInterface(db, name)?.ofport;
+  const n = Array.isArray(p) ? p[0] : p;
+  return typeof n === 'number' && n > 0 ? n : undefined;
 }
 
 /** The Interfaces of daemon `driver` (of that type), from the owner index. */

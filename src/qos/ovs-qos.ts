@@ -44,9 +44,12 @@ export function meterIdFor(ofport: number): number {
   return ofport;
 }
 
+/** The upper half of every QoS flow's cookie: "ocnq". */
+const QOS_COOKIE_PREFIX = '0x6f636e71';
+
 /** The cookie of one port's QoS flows: "ocnq" and the port number. */
 export function qosCookie(ofport: number): string {
-  return `0x6f636e71${meterIdFor(ofport).toString(16).padStart(8, '0')}`;
+  return `${QOS_COOKIE_PREFIX}${meterIdFor(ofport).toString(16).padStart(8, '0')}`;
 }
 
 /** ovs-ofctl add-meter/mod-meter text of a drop band at `rateMbit` with `burst` kbit. */
@@ -169,12 +172,27 @@ export class PlainQos {
 
   /** Whether the port's flows and meter are all there (ovs-vswitchd keeps neither across a restart). */
   async intact(bridge: string, ofport: number, spec: QosSpec): Promise<boolean> {
-    const qos = portQosOf(ofport, spec);
-    const flows = await this.ofctl(bridge, ['--no-stats', 'dump-flows', this.target(bridge), `cookie=${qosCookie(ofport)}/-1`], 'dump-flows');
-    if (flows.split('\n').filter((l) => /^\s*cookie=/.test(l)).length !== renderPortQosFlows(ofport, qos).length) return false;
-    if (qos.meter === undefined) return true;
-    const meters = await this.ofctl(bridge, ['dump-meters', this.target(bridge), `meter=${qos.meter}`], 'dump-meters');
-    return new RegExp(`meter=${qos.meter}\\b`).test(meters);
+    return (await this.broken(bridge, [{ ofport, spec }])).length === 0;
+  }
+
+  /**
+   * The ports of `ports` on the bridge whose flows or meter are not all there: one dump of the
+   * bridge's QoS flows and one of its meters for all of them (the reconcile loop asks every pass).
+   */
+  async broken(bridge: string, ports: readonly { ofport: number; spec: QosSpec }[]): Promise<number[]> {
+    if (!ports.length) return [];
+    const dump = await this.ofctl(bridge, ['--no-stats', 'dump-flows', this.target(bridge), `cookie=${QOS_COOKIE_PREFIX}00000000/0xffffffff00000000`], 'dump-flows');
+    const flowsOf = new Map<string, number>();
+    for (const m of dump.matchAll(/^\s*cookie=(0x[0-9a-f]+)/gm)) flowsOf.set(m[1], (flowsOf.get(m[1]) ?? 0) + 1);
+    const needMeters = ports.some((p) => portQosOf(p.ofport, p.spec).meter !== undefined);
+    const meters = needMeters ? await this.ofctl(bridge, ['dump-meters', this.target(bridge)], 'dump-meters') : '';
+    return ports.filter(({ ofport, spec }) => {
+      const qos = portQosOf(ofport, spec);
+      // dump-flows prints cookies without leading zeros.
+      const cookie = `0x${BigInt(qosCookie(ofport)).toString(16)}`;
+      if ((flowsOf.get(cookie) ?? 0) !== renderPortQosFlows(ofport, qos).length) return true;
+      return qos.meter !== undefined && !new RegExp(`meter=${qos.meter}\\b`).test(meters);
+    }).map((p) => p.ofport);
   }
 
   private async checkMeters(bridge: string, id: number): Promise<void> {

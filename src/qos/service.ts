@@ -3,13 +3,11 @@
 // meter, flows and HTB rows (ovs-qos.ts) when the port is open, before Join answers; OVN ports
 // get QoS rows in their logical port's own transaction (ovn-network.ts), and here on qos.set.
 import type { Db } from '../ovs/db';
-import type { Registry } from '../driver/registry';
+import { type Registry, uniqueByPrefix } from '../driver/registry';
 import { type Endpoint, EP, type NetworkRecord, endpointQos } from '../driver/model';
 import { kindOf } from '../backends/backend';
 import type { OvnNetworks } from '../backends/ovn/ovn-network';
-import { findInterface } from '../ovs/port';
-import { byUuid, mapDelete, mapPut } from '../ovs/wire';
-import { vsByName } from '../ovs/tables';
+import { openOfport, recordEndpointKey } from '../ovs/port';
 import { InputError } from '../util/errors';
 import type { Logger } from '../util/log';
 import type { PortQos } from '../secgroups/ovs-flows';
@@ -57,7 +55,7 @@ export class QosService {
   async joined(net: NetworkRecord, ep: Endpoint): Promise<void> {
     const spec = endpointQos(net, ep);
     if (isEmptyQos(spec) && !this.applied.has(ep.id)) return;
-    const ofport = this.ofport(ep.hostIf);
+    const ofport = openOfport(this.d.db, ep.hostIf);
     if (ofport === undefined) throw new Error(`Join: endpoint ${ep.id.slice(0, 12)}: ovs-vswitchd has not opened port ${ep.hostIf}, so its QoS cannot be applied yet; try again`);
     const qos = await this.d.plain.apply(net.options.bridge, ep.hostIf, ofport, spec);
     this.applied.set(ep.id, { bridge: net.options.bridge, port: ep.hostIf, ofport, spec, qos });
@@ -111,13 +109,17 @@ export class QosService {
 
   /** Reconcile: meters and flows ovs-vswitchd lost (a restart) put back, before the security-group flows that use them. */
   async heal(): Promise<void> {
-    for (const [id, a] of [...this.applied]) {
-      const ep = this.d.registry.endpoints.get(id);
-      const net = ep && this.d.registry.networks.get(ep.networkId);
-      if (!ep || !net) continue;
-      if (await this.d.plain.intact(a.bridge, a.ofport, a.spec)) continue;
-      this.d.log.info({ endpoint: id.slice(0, 12), bridge: a.bridge }, 'QoS meter or flows missing: applying them again');
-      await this.joined(net, ep);
+    const byBridge = new Map<string, [string, Applied][]>();
+    for (const entry of this.applied) byBridge.set(entry[1].bridge, [...(byBridge.get(entry[1].bridge) ?? []), entry]);
+    for (const [bridge, entries] of byBridge) {
+      const broken = new Set(await this.d.plain.broken(bridge, entries.map(([, a]) => a)));
+      for (const [id, a] of entries) {
+        const ep = this.d.registry.endpoints.get(id);
+        const net = ep && this.d.registry.networks.get(ep.networkId);
+        if (!ep || !net || !broken.has(a.ofport)) continue;
+        this.d.log.info({ endpoint: id.slice(0, 12), bridge }, 'QoS meter or flows missing: applying them again');
+        await this.joined(net, ep);
+      }
     }
   }
 
@@ -125,26 +127,17 @@ export class QosService {
     return { endpoint: ep.id, network: qosView(net.options.qos ?? {}), own: qosView(ep.qos ?? {}), applied: qosView(endpointQos(net, ep)) };
   }
 
-  private async record(ep: Endpoint, own: QosSpec): Promise<void> {
-    const iface = findInterface(this.d.db, ep.hostIf);
-    if (!iface) throw new Error(`port ${ep.hostIf} of endpoint ${ep.id.slice(0, 12)} is not in OVSDB`);
-    const mutations = isEmptyQos(own) ? mapDelete('external_ids', [EP.qos]) : mapPut('external_ids', { [EP.qos]: encodeQos(own) });
-    await this.d.db.transact([{ op: 'mutate', table: 'Interface', where: byUuid(iface._uuid), mutations }]);
+  private record(ep: Endpoint, own: QosSpec): Promise<void> {
+    return recordEndpointKey(this.d.db, ep.hostIf, EP.qos, isEmptyQos(own) ? undefined : encodeQos(own));
   }
 
   private endpoint(params: unknown): { net: NetworkRecord; ep: Endpoint } {
     const v = params && typeof params === 'object' ? (params as Record<string, unknown>).endpoint : undefined;
     if (typeof v !== 'string' || v.length < 6) throw new InputError(`endpoint: ${JSON.stringify(v)} is not an endpoint id; accepted: the id or a unique prefix of at least 6 characters (endpoints.list shows them)`);
-    const found = [...this.d.registry.endpoints.values()].filter((e) => e.id.startsWith(v));
-    if (found.length !== 1) throw new InputError(`endpoint ${v}: ${found.length ? `${found.length} endpoints start with it; give more of the id` : 'no such endpoint on this host'}`);
-    const net = this.d.registry.networks.get(found[0].networkId);
+    const ep = uniqueByPrefix(this.d.registry.endpoints.values(), v);
+    if (typeof ep === 'number') throw new InputError(`endpoint ${v}: ${ep ? `${ep} endpoints start with it; give more of the id` : 'no such endpoint on this host'}`);
+    const net = this.d.registry.networks.get(ep.networkId);
     if (!net) throw new InputError(`endpoint ${v}: its network is gone`);
-    return { net, ep: found[0] };
-  }
-
-  private ofport(name: string): number | undefined {
-    const p = vsByName(this.d.db, 'Interface', name)?.ofport;
-    const n = Array.isArray(p) ? p[0] : p;
-    return typeof n === 'number' && n > 0 ? n : undefined;
+    return { net, ep };
   }
 }

@@ -6,8 +6,7 @@ import type { Registry } from '../driver/registry';
 import type { Endpoint } from '../driver/model';
 import type { OvnNetworks } from '../backends/ovn/ovn-network';
 import { EP } from '../model/owner-ids';
-import { findInterface } from '../ovs/port';
-import { mapDelete, mapPut, byUuid } from '../ovs/wire';
+import { recordEndpointKey } from '../ovs/port';
 import { lspName } from '../ovn/logical-switch-port';
 import type { Logger } from '../util/log';
 import { LocalSgStore, NbSgStore, type SgStore } from './store';
@@ -43,12 +42,7 @@ export function composeSecurityGroups(p: SgParts): SgComponents {
   const local = p.nb ? undefined : new LocalSgStore(p.kv, p.name);
   const store: SgStore = local ?? new NbSgStore(p.nb!, (lsp) => [...p.registry.endpoints.keys()].some((id) => lspName(id) === lsp));
   const enforcer = new PlainSgEnforcer(p.db, p.registry, () => store, new SgFlowApplier(p.ovsdbRemote), p.log, p.portQos);
-  const record = async (ep: Endpoint, groups: string[]): Promise<void> => {
-    const iface = findInterface(p.db, ep.hostIf);
-    if (!iface) throw new Error(`port ${ep.hostIf} of endpoint ${ep.id.slice(0, 12)} is not in OVSDB`);
-    const mutations = groups.length ? mapPut('external_ids', { [EP.securityGroups]: groups.join(',') }) : mapDelete('external_ids', [EP.securityGroups]);
-    await p.db.transact([{ op: 'mutate', table: 'Interface', where: byUuid(iface._uuid), mutations }]);
-  };
+  const record = (ep: Endpoint, groups: string[]): Promise<void> => recordEndpointKey(p.db, ep.hostIf, EP.securityGroups, groups.length ? groups.join(',') : undefined);
   const service = new SecurityGroups({
     store, registry: p.registry, record, log: p.log,
     enforce: {

@@ -9,6 +9,7 @@ import type { Endpoint, NetworkRecord } from '../driver/model';
 import { kindOf } from '../backends/backend';
 import { vlanOf } from '../backends/bridge/vlans';
 import { vsByName } from '../ovs/tables';
+import { openOfport } from '../ovs/port';
 import type { Logger } from '../util/log';
 import { type SgMember, sgKey } from './model';
 import type { SgStore } from './store';
@@ -40,7 +41,7 @@ export class PlainSgEnforcer {
   async joined(net: NetworkRecord, ep: Endpoint): Promise<void> {
     if (!ep.securityGroups?.length && !this.filtered(net.options.bridge)) return;
     // Fail closed: a port without an OpenFlow number gets no flows, and would run unfiltered.
-    if (ep.securityGroups?.length && this.ofport(ep.hostIf) === undefined) {
+    if (ep.securityGroups?.length && openOfport(this.db, ep.hostIf) === undefined) {
       throw new Error(`Join: endpoint ${ep.id.slice(0, 12)}: ovs-vswitchd has not opened port ${ep.hostIf}, so its security groups cannot be enforced yet; try again`);
     }
     await this.sync([net.options.bridge]);
@@ -100,7 +101,7 @@ export class PlainSgEnforcer {
     const addresses = new Map<string, { ipv4: string[]; ipv6: string[] }>();
     for (const net of this.registry.networks.values()) {
       if (!plain(net) || net.options.bridge !== bridge) continue;
-      const known = (names: (string | undefined)[]) => names.map((n) => n && this.ofport(n)).filter((p): p is number => p !== undefined);
+      const known = (names: (string | undefined)[]) => names.map((n) => n && openOfport(this.db, n)).filter((p): p is number => p !== undefined);
       // Trunks carry the network tagged: its uplink, and the patch port to the tunnel bridge.
       const trunkPorts = known([net.options.uplink, net.overlay ? patchNames(bridge).onBridge : undefined]);
       byNet.set(net.id, { networkId: net.id, vlan: vlanOf(net), members: [], otherPorts: known([net.gatewayPort]), trunkPorts });
@@ -117,7 +118,7 @@ export class PlainSgEnforcer {
         addresses.set(k, a);
       }
       const entry = byNet.get(net.id);
-      const ofport = this.ofport(ep.hostIf);
+      const ofport = openOfport(this.db, ep.hostIf);
       if (!entry || ofport === undefined) continue;
       const m = { endpointId: ep.id, networkId: net.id, port: ep.hostIf, mac: ep.mac, ipv4: ep.ipv4?.split('/')[0], ipv6: ep.ipv6?.split('/')[0], groups: keys, ofport, ...this.portQos(ep.id) };
       members.push(m);
@@ -130,11 +131,5 @@ export class PlainSgEnforcer {
       groups,
       groupAddresses: (key) => addresses.get(key) ?? { ipv4: [], ipv6: [] },
     });
-  }
-
-  private ofport(name: string): number | undefined {
-    const p = vsByName(this.db, 'Interface', name)?.ofport;
-    const n = Array.isArray(p) ? p[0] : p;
-    return typeof n === 'number' && n > 0 ? n : undefined;
   }
 }

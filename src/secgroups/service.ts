@@ -2,7 +2,7 @@
 // which groups an endpoint is in, and telling enforcement when either changes. Enforcement is
 // per kind of network: OVN ports are Port_Group members (NB), plain networks get conntrack flows
 // rendered from the registry (ovs-enforcer.ts).
-import type { Registry } from '../driver/registry';
+import { type Registry, uniqueByPrefix } from '../driver/registry';
 import type { Endpoint, NetworkRecord } from '../driver/model';
 import { kindOf } from '../backends/backend';
 import type { Logger } from '../util/log';
@@ -211,8 +211,8 @@ export class SecurityGroups {
   /** An endpoint by id or unique prefix (at least 6 characters, as `docker network inspect` shows them). */
   private endpoint(v: unknown): Endpoint {
     if (typeof v !== 'string' || v.length < 6) throw new SgError('INVALID_ARGUMENT', `endpoint: ${JSON.stringify(v)} is not an endpoint id; accepted: the id or a unique prefix of at least 6 characters (endpoints.list shows them)`, 'endpoint');
-    const found = [...this.d.registry.endpoints.values()].filter((e) => e.id.startsWith(v));
-    if (found.length !== 1) throw new SgError('ENDPOINT_NOT_FOUND', `endpoint ${v}: ${found.length ? `${found.length} endpoints start with it; give more of the id` : 'no such endpoint on this host'}`, 'endpoint');
-    return found[0];
+    const ep = uniqueByPrefix(this.d.registry.endpoints.values(), v);
+    if (typeof ep === 'number') throw new SgError('ENDPOINT_NOT_FOUND', `endpoint ${v}: ${ep ? `${ep} endpoints start with it; give more of the id` : 'no such endpoint on this host'}`, 'endpoint');
+    return ep;
   }
 }

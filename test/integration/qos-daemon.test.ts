@@ -83,6 +83,14 @@ test('network qos.max_rate limits its containers, an endpoint option overrides i
   assert.match(bad.error!.message, /option qos.max_rate: "fast" is not valid; accepted: 0-100000 Mbit\/s/);
   const refused = await p.call<{ Err?: string }>('NetworkDriver.CreateNetwork', createNetworkBody(hexId(), '10.235.0.0/24', undefined, { bridge: BR, 'qos.dscp': '64' }));
   assert.match(refused.body.Err ?? '', /option qos.dscp: "64" is not valid; accepted: 0-63/);
+  // ovs-vswitchd loses b's meter and flows (as on a restart): the reconcile loop puts them back.
+  const bPort = await hostPortOf(p, netId, b.endpointId);
+  const bOfport = (await runOk('ovs-vsctl', ['get', 'Interface', bPort, 'ofport'])).stdout.trim();
+  await runOk('ovs-ofctl', ['-O', 'OpenFlow13', 'del-meter', BR, `meter=${bOfport}`]);
+  const t0 = Date.now();
+  while (!new RegExp(`meter=${bOfport}\\b`).test((await runOk('ovs-ofctl', ['-O', 'OpenFlow13', 'dump-meters', BR])).stdout) && Date.now() - t0 < 15_000) await sleep(250);
+  console.log(`# QoS meter ovs-vswitchd lost put back by the reconcile loop after ${Date.now() - t0} ms`);
+  assert.match((await runOk('ovs-ofctl', ['-O', 'OpenFlow13', 'dump-meters', BR])).stdout, new RegExp(`meter=${bOfport}\\b`), 'meter back');
   // Detached: its meter and QoS rows go with it.
   const aHost = await hostPortOf(p, netId, a.endpointId);
   const ofport = (await runOk('ovs-vsctl', ['get', 'Interface', aHost, 'ofport'])).stdout.trim();
